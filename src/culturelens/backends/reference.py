@@ -1,0 +1,108 @@
+"""Built-in reference respondents: baselines that need no GPU and no key.
+
+- `uniform`: every shown option equally likely (the floor).
+- `oracle`: the target country's own survey distribution, resampled with a finite n (the survey's
+  n where known, else the configured n): the noise ceiling a perfect model could reach. Without a
+  target country (default prompting) it answers with the mean distribution over the countries
+  that have data for the item.
+- `fixed_country`: always the survey distribution of one country (e.g. `us-centric`); it abstains
+  on items that country was not asked.
+
+They answer in the shape of an OpenAI chat completion, so their responses go through the same
+store and the same elicitation parsers as real models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..config import digest
+
+
+class ReferenceRespondent:
+    def __init__(self, name: str, spec: Mapping, *, targets: pd.DataFrame, **_):
+        self.name = name
+        self.kind = spec["respondent"]
+        self.spec = dict(spec)
+        self.elicitation = dict(spec["elicitation"])
+        self._dist: dict[tuple[str, str], np.ndarray] = {}
+        self._n: dict[tuple[str, str], float] = {}
+        for (item, country), grp in targets.groupby(["item_id", "country"], sort=False):
+            grp = grp.sort_values("option_index")
+            probs = np.zeros(int(grp["option_index"].max()) + 1)
+            probs[grp["option_index"].to_numpy()] = grp["share"].to_numpy()
+            self._dist[(item, country)] = probs / probs.sum()
+            self._n[(item, country)] = float(grp["n"].iloc[0]) if "n" in grp else math.nan
+        data_sha = digest(sorted((k, v.round(12).tolist()) for k, v in self._dist.items()))
+        self.identity = {"provider": "reference", "respondent": self.kind, "spec": self.spec,
+                         "targets_sha": data_sha}
+
+    def request(self, prompt: Mapping) -> dict:
+        return {
+            "messages": json.loads(prompt["messages"]),
+            "labels": list(prompt["labels"]),
+            "shown_options": [int(i) for i in prompt["shown_options"]],
+            "item_id": prompt["item_id"],
+            "country": prompt["country"],
+            "elicitation": self.elicitation,
+        }
+
+    def _distribution(self, item: str, country: str, k: int, rng) -> np.ndarray | None:
+        if self.kind == "uniform":
+            return np.full(k, 1.0 / k)
+        if self.kind == "fixed_country":
+            return self._dist.get((item, self.spec["country"]))
+        # oracle
+        if country != "none":
+            probs, n = self._dist.get((item, country)), self._n.get((item, country), math.nan)
+        else:
+            rows = [v for (i, _), v in self._dist.items() if i == item]
+            probs, n = (np.mean(rows, axis=0) if rows else None), math.nan
+        if probs is None:
+            return None
+        n = int(n) if n == n and n > 0 else int(self.spec.get("n", 1000))
+        return rng.multinomial(n, probs) / n
+
+    def answer(self, request: dict) -> dict:
+        labels, shown = request["labels"], request["shown_options"]
+        seed_src = f"{self.spec.get('seed', 0)}|{json.dumps(request, sort_keys=True)}"
+        rng = np.random.default_rng(int(hashlib.sha256(seed_src.encode()).hexdigest()[:16], 16))
+        probs = self._distribution(request["item_id"], request["country"], len(shown), rng)
+        if probs is None:
+            return {"status": "abstained", "payload": None,
+                    "error": f"{self.name} has no survey data for item {request['item_id']}"}
+        if len(probs) != len(shown):
+            raise ValueError(f"{self.name}: item {request['item_id']} has {len(probs)} options in the "
+                             f"survey but {len(shown)} were shown")
+        display = [float(probs[i]) for i in shown]  # probability of each label, in display order
+        return {"status": "ok", "payload": _completion(self.name, labels, display, self.elicitation, rng),
+                "error": None, "usage": {"prompt_tokens": 0, "completion_tokens": 0}, "cost_usd": 0.0}
+
+
+def _completion(model: str, labels: list[str], probs: list[float], elicitation: Mapping, rng) -> dict:
+    """An OpenAI-style chat completion for the given answer probabilities."""
+    method = elicitation["method"]
+    if method == "logprobs":
+        top = sorted(((lab, p) for lab, p in zip(labels, probs) if p > 0), key=lambda t: -t[1])
+        top = top[: int(elicitation.get("top_logprobs", 20))]
+        entries = [{"token": lab, "logprob": math.log(p)} for lab, p in top]
+        choice = {"index": 0, "message": {"role": "assistant", "content": top[0][0]},
+                  "logprobs": {"content": [{"token": top[0][0], "logprob": math.log(top[0][1]),
+                                            "top_logprobs": entries}]}, "finish_reason": "length"}
+        return {"object": "chat.completion", "model": model, "choices": [choice]}
+    if method == "sample":
+        draws = rng.choice(len(labels), size=int(elicitation.get("n", 20)), p=np.asarray(probs) / sum(probs))
+        choices = [{"index": j, "message": {"role": "assistant", "content": labels[d]}, "finish_reason": "stop"}
+                   for j, d in enumerate(draws)]
+        return {"object": "chat.completion", "model": model, "choices": choices}
+    if method == "verbalized":
+        content = json.dumps({lab: round(p, 6) for lab, p in zip(labels, probs)})
+        return {"object": "chat.completion", "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}
+    raise ValueError(f"unknown elicitation method '{method}'")

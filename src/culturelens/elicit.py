@@ -1,0 +1,123 @@
+"""Responses → an answer distribution over the shown option labels, per prompt.
+
+- `logprobs`: the top log-probabilities of the first answer token, mapped to labels (tokenizer
+  variants such as "A", " A", "A.", "(A" count for A), renormalised over the labels; the mass
+  they covered is kept as `coverage`, a validity figure.
+- `sample`: each drawn answer parsed to a label; unparseable answers are counted in `n_invalid`.
+- `verbalized`: a JSON object label → probability stated by the model, validated and renormalised.
+
+Every parser returns (probs in display order or None, coverage, n_valid, n_invalid, note).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+
+_STRIP = " \t\n\r.:)(*\"'[]`"
+# "A", "(A)", "A) …", "A. …", "Answer: A" — but not "Absolutely" or "a dog".
+_ANSWER = re.compile(r"^\W*(?i:(?:the\s+)?answer(?:\s+is)?\s*[:\-]?\s*)?\(?([A-Z])(?![A-Za-z])")
+
+
+def token_label(token: str, labels: Sequence[str]) -> str | None:
+    """The label a single token stands for, or None ("A", " A", "A.", "(A", "▁A" → "A")."""
+    core = token.replace("▁", " ").replace("Ġ", " ").strip(_STRIP)
+    return core if core in labels else None
+
+
+def parse_answer(text: str, labels: Sequence[str]) -> str | None:
+    """The label a free-text answer chooses, or None when it names none (or is a refusal)."""
+    if not text:
+        return None
+    stripped = text.strip().strip(_STRIP)
+    if stripped in labels:
+        return stripped
+    m = _ANSWER.match(text.strip())
+    return m.group(1) if m and m.group(1) in labels else None
+
+
+def from_logprobs(payload: dict, labels: Sequence[str]):
+    try:
+        first = payload["choices"][0]["logprobs"]["content"][0]
+    except (KeyError, IndexError, TypeError):
+        return None, 0.0, 0, 1, "no log-probabilities in the response"
+    mass = dict.fromkeys(labels, 0.0)
+    for entry in first.get("top_logprobs") or []:
+        label = token_label(entry["token"], labels)
+        if label is not None:
+            mass[label] += math.exp(entry["logprob"])
+    coverage = sum(mass.values())
+    if coverage <= 0:
+        return None, 0.0, 0, 1, "no option label among the top log-probabilities"
+    return [mass[lab] / coverage for lab in labels], min(coverage, 1.0), 1, 0, ""
+
+
+def from_samples(payload: dict, labels: Sequence[str]):
+    counts = dict.fromkeys(labels, 0)
+    invalid = 0
+    for choice in payload.get("choices", []):
+        label = parse_answer((choice.get("message") or {}).get("content") or "", labels)
+        if label is None:
+            invalid += 1
+        else:
+            counts[label] += 1
+    valid = sum(counts.values())
+    if valid == 0:
+        return None, 0.0, 0, invalid, "no draw named an option"
+    return [counts[lab] / valid for lab in labels], valid / (valid + invalid), valid, invalid, ""
+
+
+def from_verbalized(payload: dict, labels: Sequence[str]):
+    try:
+        text = payload["choices"][0]["message"]["content"]
+        stated = json.loads(text[text.index("{"): text.rindex("}") + 1])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None, 0.0, 0, 1, "no JSON object of probabilities in the answer"
+    probs = []
+    for lab in labels:
+        value = stated.get(lab, 0)
+        if not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
+            return None, 0.0, 0, 1, f"invalid probability for {lab}: {value!r}"
+        probs.append(float(value))
+    total = sum(probs)
+    if total <= 0:
+        return None, 0.0, 0, 1, "stated probabilities sum to 0"
+    return [p / total for p in probs], 1.0, 1, 0, "" if abs(total - 1) < 0.02 else f"renormalised from {total:.3f}"
+
+
+PARSERS = {"logprobs": from_logprobs, "sample": from_samples, "verbalized": from_verbalized}
+
+
+META = ["study", "item_id", "item_lang", "prompt_lang", "condition", "persona", "country",
+        "template_id", "paraphrase", "option_order", "prompt_id"]
+
+
+def distributions(prompts, responses, method: str):
+    """Long table: one row per (prompt row, option_index) with `prob`, plus per-prompt validity.
+
+    Prompt rows whose response failed, abstained or could not be parsed get no probability rows;
+    they are returned in the second table (`invalid`) with the reason, so they are reported.
+    """
+    import pandas as pd
+
+    parser = PARSERS[method]
+    merged = prompts.merge(responses[["prompt_id", "condition", "country", "status", "error", "payload"]],
+                           on=["prompt_id", "condition", "country"], how="left", validate="one_to_one")
+    rows, invalid = [], []
+    for rec in merged.to_dict("records"):
+        meta = {k: rec[k] for k in META}
+        if rec["status"] != "ok":
+            invalid.append({**meta, "reason": rec["status"] or "missing", "detail": rec["error"]})
+            continue
+        labels = list(rec["labels"])
+        probs, coverage, n_valid, n_invalid, note = parser(json.loads(rec["payload"]), labels)
+        if probs is None:
+            invalid.append({**meta, "reason": "unparseable", "detail": note})
+            continue
+        for lab_pos, (option_index, p) in enumerate(zip(rec["shown_options"], probs)):
+            rows.append({**meta, "option_index": int(option_index), "position": lab_pos, "prob": p,
+                         "coverage": coverage, "n_valid": n_valid, "n_invalid": n_invalid, "method": method})
+    cols = META + ["option_index", "position", "prob", "coverage", "n_valid", "n_invalid", "method"]
+    return pd.DataFrame(rows, columns=cols), pd.DataFrame(invalid, columns=META + ["reason", "detail"])

@@ -1,0 +1,75 @@
+"""Prompt templates: `resources/templates/<lang>.yaml`, one file per prompt language.
+
+Each file holds the template language, its translation provenance, the answer cue and a list of
+paraphrases (see resources/templates/SOURCE.md and tests/test_resources_text.py for the format).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .config import digest
+from .errors import InputError
+
+PARAPHRASE_FIELDS = {
+    "id": (),
+    "system": (),
+    "persona": ("{country}",),
+    "user": ("{persona}", "{question}", "{options}"),
+    "instruction": (),
+    "option_line": ("{label}", "{option}"),
+    "stance_question": ("{statement}",),
+    "stance_options": (),
+}
+
+
+@dataclass(frozen=True)
+class Template:
+    language: str
+    provenance: dict
+    answer_cue: str
+    paraphrases: tuple[dict, ...]
+    sha: str
+
+
+def load(path: Path) -> Template:
+    """Read and validate one template file; errors name the file and the field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise InputError(path, "(file)", "a readable YAML file", str(err)) from None
+    if not isinstance(data, dict):
+        raise InputError(path, "(top level)", "a mapping")
+    for key in ("language", "provenance", "answer_cue", "paraphrases"):
+        if key not in data:
+            raise InputError(path, key, "a value (missing)")
+    if data["language"] != path.stem:
+        raise InputError(path, "language", f"'{path.stem}' (the file name)", data["language"])
+    paraphrases = data["paraphrases"]
+    if not isinstance(paraphrases, list) or not paraphrases:
+        raise InputError(path, "paraphrases", "a non-empty list")
+    for i, para in enumerate(paraphrases):
+        for field, placeholders in PARAPHRASE_FIELDS.items():
+            if field not in para:
+                raise InputError(path, f"paraphrases[{i}].{field}", "a value (missing)")
+            for ph in placeholders:
+                if ph not in para[field]:
+                    raise InputError(path, f"paraphrases[{i}].{field}", f"text containing {ph}", para[field])
+        if not (isinstance(para["stance_options"], list) and len(para["stance_options"]) == 2):
+            raise InputError(path, f"paraphrases[{i}].stance_options", "two options: agree, disagree")
+    return Template(data["language"], data["provenance"], data["answer_cue"], tuple(paraphrases), digest(data))
+
+
+def load_dir(directory: Path, languages=None) -> dict[str, Template]:
+    """All templates in a directory (or only `languages`), keyed by language."""
+    directory = Path(directory)
+    files = sorted(directory.glob("*.yaml"))
+    out = {f.stem: load(f) for f in files if languages is None or f.stem in languages}
+    missing = sorted(set(languages or ()) - set(out))
+    if missing:
+        raise InputError(directory, "templates", f"a template file for each language ({', '.join(missing)}.yaml missing)")
+    return out

@@ -1,0 +1,61 @@
+def distribution_files(wildcards):
+    return expand("results/{study}/distributions/{model}.parquet", study=wildcards.study, model=MODELS)
+
+
+rule alignment:
+    input:
+        distributions=distribution_files,
+        items="results/{study}/survey/items.parquet",
+        targets="results/{study}/survey/targets.parquet",
+    output:
+        alignment="results/{study}/alignment.parquet",
+    params:
+        models=MODELS,
+        baselines=BASELINES,
+    log:
+        "logs/{study}/alignment.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/alignment.py"
+
+
+rule hofstede:
+    input:
+        distributions=distribution_files,
+        scores="results/{study}/survey/scores.parquet",
+    output:
+        indices="results/{study}/hofstede/indices.parquet",
+        correlations="results/{study}/hofstede/correlations.csv",
+        errors="results/{study}/hofstede/errors.parquet",
+    params:
+        models=MODELS,
+        baselines=BASELINES,
+    log:
+        "logs/{study}/hofstede.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/hofstede.py"
+
+
+def stats_input(wildcards):
+    if study_kind(config, wildcards.study) == "scores":
+        return f"results/{wildcards.study}/hofstede/errors.parquet"
+    return f"results/{wildcards.study}/alignment.parquet"
+
+
+rule mixed_model:
+    input:
+        table=stats_input,
+    output:
+        csv="results/{study}/stats/{analysis}.csv",
+        txt="results/{study}/stats/{analysis}.txt",
+    params:
+        analysis=lambda wc: analyses(wc.study)[wc.analysis],
+    log:
+        "logs/{study}/stats/{analysis}.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/mixed_model.py"

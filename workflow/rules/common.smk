@@ -1,0 +1,69 @@
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from culturelens.config import check, digest, study_kind  # noqa: E402
+from culturelens.errors import InputError  # noqa: E402
+
+validate(config, "../schemas/config.schema.yaml")
+try:
+    check(config)
+except InputError as err:
+    raise WorkflowError(f"Invalid configuration: {err}") from None
+
+STUDIES = list(config["studies"])
+MODELS = list(config["models"])
+BASELINES = [m for m in MODELS if config["catalog"]["models"][m]["provider"] == "reference"]
+DIST_STUDIES = [s for s in STUDIES if study_kind(config, s) == "distributions"]
+SCORE_STUDIES = [s for s in STUDIES if study_kind(config, s) == "scores"]
+
+
+wildcard_constraints:
+    study="|".join(STUDIES),
+    model="|".join(MODELS),
+
+
+def study_spec(wildcards):
+    return config["catalog"]["studies"][wildcards.study]
+
+
+def model_spec(wildcards):
+    return config["catalog"]["models"][wildcards.model]
+
+
+def survey_files(wildcards):
+    """Every file a study is imported from (a directory stands for the YAML files in it)."""
+    files = []
+    for path in study_spec(wildcards)["paths"].values():
+        p = Path(path)
+        files += sorted(str(f) for f in p.glob("*.yaml")) if p.is_dir() else [path]
+    return files
+
+
+def analyses(study):
+    return config["catalog"]["analyses"][study_kind(config, study)]
+
+
+def template_files(wildcards):
+    return sorted(str(p) for p in Path(config["templates"]).glob("*.yaml"))
+
+
+def selected_conditions():
+    return {name: config["catalog"]["conditions"][name] for name in config["conditions"]}
+
+
+def final_outputs():
+    out = ["results/summary.md", "results/manifest.json"]
+    for study in STUDIES:
+        out += [f"results/{study}/stats/{a}.csv" for a in analyses(study)]
+        out += [f"results/{study}/figures/forest_{a}.png" for a in analyses(study)]
+        if study in DIST_STUDIES:
+            out.append(f"results/{study}/figures/models_vs_baselines.png")
+            out += [f"results/{study}/figures/heatmap_{m}.png" for m in MODELS]
+        else:
+            out.append(f"results/{study}/figures/hofstede_scatter.png")
+    return out

@@ -1,0 +1,30 @@
+"""Shared by the rule scripts: library on the path, stderr and logging into the rule's log,
+and bad input reported as one line naming file and field (no traceback)."""
+
+import logging
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+if str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
+
+from culturelens.errors import InputError  # noqa: E402
+
+
+def run(snakemake, main) -> None:
+    log_path = Path(snakemake.log[0])
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    console = sys.stderr
+    with log_path.open("w", encoding="utf-8") as log_fh:
+        sys.stderr = log_fh
+        logging.basicConfig(stream=log_fh, level=logging.INFO, force=True,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        try:
+            main(snakemake)
+        except InputError as err:
+            logging.error("%s", err)
+            print(f"culturelens: bad input: {err}", file=console)
+            sys.exit(1)
+        finally:
+            sys.stderr = console

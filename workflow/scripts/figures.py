@@ -1,0 +1,22 @@
+import pandas as pd
+
+import _common
+from culturelens import plots
+
+
+def main(sm):
+    out = sm.output[0]
+    if sm.rule == "heatmap":
+        plots.heatmap_country_language(pd.read_parquet(sm.input.alignment), sm.wildcards.model, out)
+    elif sm.rule == "models_vs_baselines":
+        plots.models_vs_baselines(pd.read_parquet(sm.input.alignment), out)
+    elif sm.rule == "hofstede_scatter":
+        plots.hofstede_scatter(pd.read_parquet(sm.input.indices), out)
+    elif sm.rule == "forest_plot":
+        coefficients = pd.read_csv(sm.input.coefficients)
+        plots.forest_plot(coefficients, out, title=f"{sm.wildcards.study}: {sm.wildcards.analysis}")
+    else:
+        raise ValueError(f"figures.py does not draw rule {sm.rule}")
+
+
+_common.run(snakemake, main)  # noqa: F821

@@ -1,0 +1,27 @@
+import logging
+
+import _common
+from culturelens import surveys
+
+
+def main(sm):
+    spec = sm.params.spec
+    tables = surveys.load(spec["format"], sm.wildcards.study, spec["paths"])
+    tables.items.to_parquet(sm.output.raw_items)
+    tables.targets.to_parquet(sm.output.raw_targets)
+    items, targets = surveys.substantive_view(tables.items, tables.targets,
+                                              spec.get("keep_non_substantive", False))
+    items.to_parquet(sm.output.items)
+    targets.to_parquet(sm.output.targets)
+    tables.scores.to_parquet(sm.output.scores)
+    notes = list(tables.report)
+    notes.append(f"{items['item_id'].nunique()} items, {targets['country'].nunique()} countries with "
+                 f"answer distributions, {tables.scores['country'].nunique() if len(tables.scores) else 0} "
+                 f"with published scores")
+    for line in notes:
+        logging.info(line)
+    with open(sm.output.notes, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(notes) + "\n")
+
+
+_common.run(snakemake, main)  # noqa: F821

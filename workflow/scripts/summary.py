@@ -1,0 +1,67 @@
+import datetime
+import hashlib
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+import _common
+import culturelens
+from culturelens.config import digest
+from culturelens.summary import write_summary
+
+PACKAGES = ["snakemake", "pandas", "pyarrow", "numpy", "scipy", "statsmodels", "seaborn", "babel"]
+
+
+def response_counts(path) -> dict:
+    responses = pd.read_parquet(path, columns=["status", "cached"])
+    counts = responses["status"].value_counts().to_dict()
+    counts["from_store"] = int(responses["cached"].sum())
+    counts["prompt_rows"] = len(responses)
+    return {k: int(v) for k, v in counts.items()}
+
+
+def main(sm):
+    inputs = dict(sm.input.items())
+    studies, manifest_studies = {}, {}
+    for study in sm.params.studies:
+        notes = Path(inputs[f"{study}__notes"]).read_text(encoding="utf-8").splitlines()
+        notes += Path(inputs[f"{study}__prompt_notes"]).read_text(encoding="utf-8").splitlines()
+        entry, counts = {"stats": {}}, {}
+        for model in sm.params.models:
+            counts[model] = response_counts(inputs[f"{study}__responses__{model}"])
+            invalid = pd.read_parquet(inputs[f"{study}__invalid__{model}"])
+            if len(invalid):
+                by_reason = ", ".join(f"{n} {r}" for r, n in invalid["reason"].value_counts().items())
+                notes.append(f"{model}: {len(invalid)} prompt rows without a distribution ({by_reason})")
+        for key, path in inputs.items():
+            if key.startswith(f"{study}__stats__"):
+                entry["stats"][key.split("__", 2)[2]] = pd.read_csv(path)
+        if f"{study}__alignment" in inputs:
+            entry["alignment"] = pd.read_parquet(inputs[f"{study}__alignment"])
+        if f"{study}__correlations" in inputs:
+            entry["correlations"] = pd.read_csv(inputs[f"{study}__correlations"])
+        entry["notes"] = [n for n in notes if n]
+        studies[study] = entry
+        manifest_studies[study] = {"responses": counts, "notes": entry["notes"]}
+    meta = {
+        "culturelens": culturelens.__version__,
+        "config_sha": digest(sm.params.config),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_summary(sm.output.summary, studies, meta=meta)
+    resources = sorted(p for p in Path("resources").rglob("*") if p.is_file())
+    manifest = {
+        **meta,
+        "python": platform.python_version(),
+        "packages": {p: metadata.version(p) for p in PACKAGES},
+        "config": sm.params.config,
+        "resources": {str(p): hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in resources},
+        "studies": manifest_studies,
+    }
+    Path(sm.output.manifest).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+
+
+_common.run(snakemake, main)  # noqa: F821
