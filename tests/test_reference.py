@@ -1,0 +1,103 @@
+"""Reference respondents answer through the same store and parsers as real models."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from culturelens import backends, elicit, engine
+from culturelens.store import ResponseStore
+
+TARGETS = pd.DataFrame([
+    {"item_id": "q", "country": c, "option_index": i, "share": s, "n": n}
+    for c, shares, n in [("US", [0.6, 0.3, 0.1], 500.0), ("JP", [0.1, 0.2, 0.7], math.nan)]
+    for i, s in enumerate(shares)
+])
+
+
+def prompt(country, shown=(0, 1, 2), pid="p"):
+    return {"prompt_id": pid + country + "".join(map(str, shown)), "item_id": "q", "country": country,
+            "condition": "c", "labels": ["A", "B", "C"][: len(shown)], "shown_options": list(shown),
+            "messages": json.dumps([{"role": "user", "content": "Q?"}])}
+
+
+def distribution(name, spec, p):
+    b = backends.make(name, spec, targets=TARGETS)
+    result = b.answer(b.request(p))
+    if result["status"] != "ok":
+        return None
+    probs, *_ = elicit.PARSERS[spec["elicitation"]["method"]](result["payload"], p["labels"])
+    return dict(zip(p["shown_options"], probs))
+
+
+LOGPROBS = {"method": "logprobs"}
+
+
+def test_uniform():
+    got = distribution("u", {"provider": "reference", "respondent": "uniform", "elicitation": LOGPROBS}, prompt("US"))
+    assert got == pytest.approx({0: 1 / 3, 1: 1 / 3, 2: 1 / 3})
+
+
+def test_fixed_country_follows_its_country_whatever_the_target_and_order():
+    spec = {"provider": "reference", "respondent": "fixed_country", "country": "US", "elicitation": LOGPROBS}
+    got = distribution("us", spec, prompt("JP", shown=(2, 1, 0)))
+    assert got == pytest.approx({0: 0.6, 1: 0.3, 2: 0.1})
+
+
+def test_fixed_country_abstains_without_data():
+    spec = {"provider": "reference", "respondent": "fixed_country", "country": "DE", "elicitation": LOGPROBS}
+    assert distribution("de", spec, prompt("US")) is None
+
+
+def test_oracle_resamples_with_survey_n_and_is_reproducible():
+    spec = {"provider": "reference", "respondent": "oracle", "n": 200, "seed": 1, "elicitation": LOGPROBS}
+    got = distribution("o", spec, prompt("US"))
+    assert got == distribution("o", spec, prompt("US"))
+    # shares are multiples of 1/500 (the survey's n), near the truth
+    assert all(abs(v * 500 - round(v * 500)) < 1e-6 for v in got.values())
+    assert np.allclose([got[0], got[1], got[2]], [0.6, 0.3, 0.1], atol=0.08)
+    jp = distribution("o", spec, prompt("JP"))   # no survey n: the configured n=200
+    assert all(abs(v * 200 - round(v * 200)) < 1e-6 for v in jp.values())
+
+
+def test_oracle_without_target_answers_with_the_cross_country_mean():
+    spec = {"provider": "reference", "respondent": "oracle", "n": 100000, "seed": 1, "elicitation": LOGPROBS}
+    got = distribution("o", spec, prompt("none"))
+    assert np.allclose([got[0], got[1], got[2]], [0.35, 0.25, 0.4], atol=0.01)
+
+
+@pytest.mark.parametrize("method", ["sample", "verbalized"])
+def test_other_elicitation_methods_parse(method):
+    spec = {"provider": "reference", "respondent": "fixed_country", "country": "JP",
+            "elicitation": {"method": method, "n": 400}}
+    got = distribution("jp", spec, prompt("US"))
+    assert np.allclose([got[0], got[1], got[2]], [0.1, 0.2, 0.7], atol=0.06)
+
+
+def test_engine_never_asks_twice(tmp_path):
+    spec = {"provider": "reference", "respondent": "oracle", "n": 100, "seed": 3, "elicitation": LOGPROBS}
+    rows = pd.DataFrame([prompt("US"), prompt("JP"), prompt("US", shown=(2, 1, 0))])
+    b = backends.make("o", spec, targets=TARGETS)
+    calls = []
+    original = b.answer
+    b.answer = lambda req: calls.append(req) or original(req)
+    with ResponseStore(tmp_path, "o") as store:
+        first, counts = engine.run(rows, b, store)
+    assert counts["sent"] == 3 and len(calls) == 3
+    with ResponseStore(tmp_path, "o") as store:
+        second, counts = engine.run(rows, b, store)
+    assert counts["sent"] == 0 and counts["cached"] == 3 and len(calls) == 3
+    assert first["payload"].tolist() == second["payload"].tolist()
+
+
+def test_engine_records_failures(tmp_path):
+    spec = {"provider": "reference", "respondent": "uniform", "elicitation": LOGPROBS}
+    b = backends.make("u", spec, targets=TARGETS)
+    b.answer = lambda req: (_ for _ in ()).throw(TimeoutError("took too long"))
+    with ResponseStore(tmp_path, "u") as store:
+        responses, counts = engine.run(pd.DataFrame([prompt("US")]), b, store)
+    assert counts["failed"] == 1
+    assert responses.iloc[0]["error"] == "TimeoutError: took too long"
+    assert ResponseStore(tmp_path, "u").failures(responses.iloc[0]["key"]) == 1
