@@ -1,0 +1,197 @@
+"""Survey country spellings → ISO 3166 codes, plus localised names and main languages from CLDR.
+
+One tested mapping table, ``resources/countries/survey_names.csv`` (columns
+``survey_name, code, sample, note``), decides how every spelling found in the shipped surveys maps:
+
+* ``code`` is ISO 3166-1 alpha-2 (``GB``), an ISO 3166-2 code for a separate sub-national
+  population (``GB-NIR``: Northern Ireland is its own EVS sample, never merged into ``GB``), or
+  empty for rows that are left out (regions such as "Arab countries", Hofstede's sub-national rows).
+* ``sample`` is ``national``, ``non-national`` (Pew "(Non-national sample)": kept apart, importers
+  leave it out of ``targets`` and count it) or ``excluded``.
+* ``note`` documents every non-obvious decision.
+
+Lookups are exact after whitespace normalisation and case folding. Names that are not in the
+table are still accepted when they are an ISO 3166-1 alpha-2 code (``DE``), an ISO 3166-2 code used
+in the table (``GB-NIR``), or exactly CLDR's English name of a country (``Kenya``); all three are
+``national``; a Pew name "<country> (Non-national sample)" that is not in the table maps to the
+country's code with ``sample = non-national``. Anything else raises :class:`~culturelens.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+import babel
+import pandas as pd
+from babel.core import get_global
+
+from culturelens.errors import InputError
+
+#: The shipped mapping table.
+TABLE_PATH = Path(__file__).resolve().parents[2] / "resources" / "countries" / "survey_names.csv"
+
+SAMPLES = ("national", "non-national", "excluded")
+TABLE_COLUMNS = ["survey_name", "code", "sample", "note"]
+
+# CLDR territory codes that are two letters but not countries.
+_PSEUDO_TERRITORIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
+# Pew marks the kind of sample after the country name; rows not in the table still map by this.
+_SAMPLE_SUFFIXES = {" (non-national sample)": "non-national", " (current national sample)": "national"}
+# Official statuses counted as a country's main languages ("official" incl. de facto).
+_OFFICIAL = {"official", "de_facto_official"}
+
+
+def _norm(name: str) -> str:
+    """Key for lookups: collapse whitespace, case-fold, unify apostrophes."""
+    return " ".join(str(name).replace("\u2019", "'").split()).casefold()
+
+
+def load_name_table(path: str | Path | None = None) -> pd.DataFrame:
+    """Load and validate the survey-name table (default: the shipped one). Returns a copy."""
+    return _load_table(str(path or TABLE_PATH)).copy()
+
+
+@lru_cache(maxsize=8)
+def _load_table(path: str) -> pd.DataFrame:
+    if not Path(path).is_file():
+        raise InputError(path, "file", "an existing country-name table (CSV)")
+    # keep_default_na=False: "NA" (Namibia) must not become NaN
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(path, "columns", f"columns {TABLE_COLUMNS}", list(table.columns))
+    table = table[TABLE_COLUMNS].apply(lambda col: col.str.strip())
+    territories = _territory_codes()
+    seen: dict[str, int] = {}
+    for i, row in enumerate(table.itertuples(index=False), start=2):
+        where = f"{path}:{i}"
+        if not row.survey_name:
+            raise InputError(where, "survey_name", "a non-empty name")
+        if row.sample not in SAMPLES:
+            raise InputError(where, "sample", f"one of {list(SAMPLES)}", row.sample)
+        if row.sample == "excluded":
+            if row.code:
+                raise InputError(where, "code", "empty for an excluded row", row.code)
+        elif not _valid_code(row.code, territories):
+            raise InputError(where, "code", "an ISO 3166-1 alpha-2 or ISO 3166-2 code", row.code)
+        key = _norm(row.survey_name)
+        if key in seen:
+            raise InputError(where, "survey_name", f"a name not already on line {seen[key]}", row.survey_name)
+        seen[key] = i
+    return table
+
+
+def _valid_code(code: str, territories: set[str]) -> bool:
+    if code in territories:
+        return True
+    country, _, sub = code.partition("-")  # ISO 3166-2: CC-XXX
+    return country in territories and 1 <= len(sub) <= 3 and sub.isalnum() and sub.isupper()
+
+
+@lru_cache(maxsize=1)
+def _territory_codes() -> set[str]:
+    """ISO 3166-1 alpha-2 codes known to CLDR (no numeric regions, no pseudo codes)."""
+    names = babel.Locale("en").territories
+    return {c for c in names if len(c) == 2 and c.isalpha() and c not in _PSEUDO_TERRITORIES}
+
+
+@lru_cache(maxsize=8)
+def _lookup(path: str) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """(normalised survey name → (code, sample), sub-national code → English name)."""
+    table = _load_table(path)
+    by_name = {_norm(r.survey_name): (r.code, r.sample) for r in table.itertuples(index=False)}
+    sub_names: dict[str, str] = {}
+    for r in table.itertuples(index=False):
+        if "-" in r.code and r.sample == "national":
+            sub_names.setdefault(r.code, r.survey_name)
+    return by_name, sub_names
+
+
+@lru_cache(maxsize=1)
+def _cldr_english_names() -> dict[str, str]:
+    names = babel.Locale("en").territories
+    return {_norm(n): c for c, n in names.items() if c in _territory_codes()}
+
+
+def to_code(name: str, *, file: str | Path | None = None) -> tuple[str, str]:
+    """Map a survey's country spelling to ``(code, sample)``.
+
+    ``sample`` is ``national``, ``non-national`` or ``excluded`` (code ``""``). Unknown names raise
+    InputError naming ``file`` (the survey being imported), field ``country`` and the name.
+    """
+    source = str(file) if file is not None else str(TABLE_PATH)
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(source, "country", "a non-empty country name or ISO code", name)
+    by_name, sub_names = _lookup(str(TABLE_PATH))
+    key = _norm(name)
+    if key in by_name:
+        return by_name[key]
+    upper = " ".join(name.split()).upper()
+    if upper in _territory_codes() or upper in sub_names:
+        return upper, "national"
+    if key in _cldr_english_names():
+        return _cldr_english_names()[key], "national"
+    for suffix, sample in _SAMPLE_SUFFIXES.items():  # Pew spellings not listed in the table
+        if key.endswith(suffix) and len(key) > len(suffix):
+            code, base_sample = to_code(" ".join(name.split())[: -len(suffix)], file=file)
+            return (code, sample) if base_sample == "national" else (code, base_sample)
+    raise InputError(
+        source,
+        "country",
+        f"a country name listed in {TABLE_PATH.name} (resources/countries/) or an ISO 3166-1 alpha-2 code",
+        name,
+    )
+
+
+def _locale(lang: str) -> babel.Locale:
+    try:
+        return babel.Locale.parse(lang)
+    except (ValueError, TypeError, babel.UnknownLocaleError) as exc:
+        raise InputError("<language>", "lang", "a CLDR language code such as 'en' or 'de'", lang) from exc
+
+
+def name(code: str, lang: str) -> str:
+    """The country's name in language ``lang`` (CLDR via babel).
+
+    Sub-national ISO 3166-2 codes (``GB-NIR``) have no CLDR name: the English survey name of the
+    first national table row with that code is returned ("Northern Ireland") in every language.
+    """
+    locale = _locale(lang)
+    if code in _territory_codes():
+        return locale.territories.get(code) or babel.Locale("en").territories[code]
+    _, sub_names = _lookup(str(TABLE_PATH))
+    if code in sub_names:
+        return sub_names[code]
+    raise InputError("<country code>", "country", "an ISO 3166-1 alpha-2 code or a code from the country table", code)
+
+
+def main_languages(code: str) -> list[str]:
+    """Official (incl. de facto official) languages of a country, by population share, as ISO 639-1.
+
+    From CLDR's territory data. Script/region suffixes are stripped (``zh_Hant`` → ``zh``) and
+    duplicates removed; languages without a two-letter ISO 639-1 code (``gsw``, ``yue``, ``fil``)
+    are left out. If CLDR lists no official language, all of the country's languages with a
+    two-letter code are returned by population share. Sub-national codes use their country's
+    languages (``GB-NIR`` → ``GB``).
+    """
+    country = code.split("-", 1)[0] if isinstance(code, str) else code
+    if country not in _territory_codes():
+        raise InputError("<country code>", "country", "an ISO 3166-1 alpha-2 code", code)
+    langs = get_global("territory_languages").get(country, {})
+    ranked = sorted(langs.items(), key=lambda kv: -(kv[1].get("population_percent") or 0.0))
+    official = [lang for lang, info in ranked if info.get("official_status") in _OFFICIAL]
+    chosen = official or [lang for lang, _ in ranked]
+    out: list[str] = []
+    for lang in chosen:
+        bare = lang.split("_", 1)[0]
+        if len(bare) == 2 and bare not in out:
+            out.append(bare)
+    return out
+
+
+def native_language(code: str, available: Iterable[str]) -> str | None:
+    """The first main language of the country that is in ``available`` (e.g. template languages)."""
+    have = set(available)
+    return next((lang for lang in main_languages(code) if lang in have), None)

@@ -1,0 +1,49 @@
+"""Survey importers: one per format, each returning the normalised tables of docs/architecture.md.
+
+``load(fmt, study, paths)`` → :class:`SurveyTables` (``items``, ``targets``, ``scores``, ``report``).
+
+``paths`` keys per format:
+
+============  =====================================================================
+format        paths keys
+============  =====================================================================
+goqa          ``csv`` (official ``global_opinions.csv`` layout)
+vsm2013       ``items_csv``, ``hofstede``; optional ``translations_dir``
+wvs_stance    ``targets`` (ground_truth_every_country.csv), ``stances`` (stance_labels.json)
+generic       ``items``, ``targets`` (CSV or Parquet; format in :mod:`.generic`)
+============  =====================================================================
+
+``substantive_view`` is the one place where non-substantive options are dropped and shares
+renormalised (used by both prompts and alignment). ``read_table`` reads a parquet table back with
+list columns as Python lists.
+"""
+
+from __future__ import annotations
+
+from culturelens.errors import InputError
+from culturelens.surveys import generic, goqa, vsm2013, wvs_stance
+from culturelens.surveys.common import (
+    ITEM_COLUMNS, SCORE_COLUMNS, TARGET_COLUMNS, SurveyTables, read_table, substantive_view,
+)
+
+FORMATS = {"goqa": goqa.load, "vsm2013": vsm2013.load, "wvs_stance": wvs_stance.load, "generic": generic.load}
+PATH_KEYS = {
+    "goqa": ["csv"],
+    "vsm2013": ["items_csv", "hofstede", "translations_dir"],
+    "wvs_stance": ["targets", "stances"],
+    "generic": ["items", "targets"],
+}
+
+__all__ = ["load", "substantive_view", "read_table", "SurveyTables", "FORMATS", "PATH_KEYS",
+           "ITEM_COLUMNS", "TARGET_COLUMNS", "SCORE_COLUMNS"]
+
+
+def load(fmt: str, study: str, paths: dict[str, str]) -> SurveyTables:
+    """Import one study's survey files in format ``fmt`` (see the table above for ``paths``)."""
+    if fmt not in FORMATS:
+        raise InputError("<config>", "format", f"one of {sorted(FORMATS)}", fmt)
+    if not isinstance(study, str) or not study:
+        raise InputError("<config>", "study", "a non-empty study name", study)
+    if not isinstance(paths, dict):
+        raise InputError("<config>", "paths", f"a mapping with keys {PATH_KEYS[fmt]}", paths)
+    return FORMATS[fmt](study, {k: str(v) for k, v in paths.items() if v is not None})

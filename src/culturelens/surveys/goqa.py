@@ -1,0 +1,366 @@
+"""GlobalOpinionQA importer (official ``global_opinions.csv`` layout, Durmus et al. 2023).
+
+``paths``: ``csv`` — the CSV with columns ``question, selections, options, source``.
+
+Quirks handled (see /work/shared/data/README.md):
+
+* ``selections`` is the Python repr ``defaultdict(<class 'list'>, {'Country': [p0, p1, ...]})``:
+  the inner dict is parsed with :func:`ast.literal_eval` (never ``eval``); a bare dict is accepted.
+* ``options`` is a Python list repr; numeric options become strings (``1.0`` → ``"1"``).
+* Ordinal scales are recognised by the ladder lexicon below (and numeric 0–10 style scales); their
+  options and shares are put into scale order (non-substantive options last), ``scale=ordinal``.
+  Anything not recognised is ``nominal`` in the survey's order.
+* Distributions summing to 0 are dropped, summing to more than 1 renormalised (both reported);
+  a number of shares different from the number of options is an InputError naming the row.
+* Non-substantive options ("Don't know", "DK/Refused", "(VOL)", "Missing; …") are flagged;
+  junk options that are no answers (``Total N=``) are removed (shares renormalised) and reported.
+* Countries go through :func:`culturelens.countries.to_code`; non-national and excluded samples
+  are left out of ``targets`` and counted. Two spellings of one code on one item (``Britain`` and
+  ``Great Britain``): the first is kept, the clash reported.
+* A question text that occurs twice: same options → its countries are merged (first wins per
+  country); different options → the later row is dropped. Both reported.
+
+``item_id`` = ``goqa-`` + first 12 hex of sha1 of the question text; ``lang`` ``en``,
+``translation`` ``original``, ``n`` NaN (GOQA gives no sample sizes), ``topic`` empty.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections import Counter
+
+import pandas as pd
+
+from culturelens.errors import InputError
+from culturelens.surveys.common import (
+    CountryMapper, DistributionCounter, SurveyTables, check_share, is_junk, is_non_substantive,
+    items_frame, norm_label, require_path, scores_frame, stable_id, targets_frame,
+)
+
+REQUIRED_COLUMNS = ["question", "selections", "options", "source"]
+
+# --------------------------------------------------------------------------------------------
+# ORDINAL LADDERS — the one place that says which option sets are ordered scales.
+# Each ladder is a list of tiers from one end of the scale to the other; a tier lists the
+# spellings (normalised: lower case, single spaces, straight apostrophes) that share that rank.
+# An item is ordinal under a ladder when ALL its substantive options (at least 3) are in the
+# ladder and fall on distinct tiers. Two-option items stay nominal: with two options any order
+# is a scale and EMD equals total variation, so "ordinal" would add nothing.
+# Besides the ladders: the intensity pattern (very / somewhat / not too / not at all + the same
+# word) and numeric scales (2..9 with labelled end points), see _intensity_ranks/_numeric_ranks.
+# --------------------------------------------------------------------------------------------
+LADDERS: dict[str, list[list[str]]] = {
+    "agree": [
+        ["strongly agree", "agree strongly", "completely agree", "totally agree", "fully agree"],
+        ["agree", "mostly agree", "somewhat agree", "tend to agree", "rather agree"],
+        ["neither agree nor disagree", "neither agree or disagree", "undecided"],
+        ["disagree", "mostly disagree", "somewhat disagree", "tend to disagree", "rather disagree"],
+        ["strongly disagree", "disagree strongly", "completely disagree", "totally disagree", "fully disagree"],
+    ],
+    "approve": [
+        ["strongly approve", "approve strongly"],
+        ["approve", "somewhat approve"],
+        ["disapprove", "somewhat disapprove"],
+        ["strongly disapprove", "disapprove strongly"],
+    ],
+    "favorable": [
+        ["very favorable", "very favourable"],
+        ["somewhat favorable", "mostly favorable", "somewhat favourable", "mostly favourable"],
+        ["somewhat unfavorable", "mostly unfavorable", "somewhat unfavourable", "mostly unfavourable"],
+        ["very unfavorable", "very unfavourable"],
+    ],
+    "good_bad": [
+        ["very good"],
+        ["somewhat good", "fairly good", "good", "mostly good"],
+        ["neither good nor bad"],
+        ["somewhat bad", "fairly bad", "bad", "mostly bad"],
+        ["very bad"],
+    ],
+    "good_bad_job": [
+        ["very good job"], ["somewhat good job", "good job"], ["somewhat bad job", "bad job"], ["very bad job"],
+    ],
+    "influence": [
+        ["very good influence"], ["good influence", "somewhat good influence"], ["no influence"],
+        ["bad influence", "somewhat bad influence"], ["very bad influence"],
+    ],
+    "confidence": [
+        ["a great deal of confidence", "a lot of confidence"],
+        ["quite a lot of confidence", "some confidence"],
+        ["not very much confidence", "not too much confidence"],
+        ["no confidence at all", "none at all"],
+    ],
+    "amount": [
+        ["a great deal", "a lot"], ["quite a lot", "some"], ["not very much", "not much", "not too much"],
+        ["none at all", "not at all"],
+    ],
+    "threat": [["major threat", "a major threat"], ["minor threat", "a minor threat"], ["not a threat", "no threat"]],
+    "problem": [
+        ["very big problem", "a very big problem"], ["moderately big problem", "a moderately big problem"],
+        ["small problem", "a small problem"], ["not a problem at all", "not a problem"],
+    ],
+    "danger": [["a great danger", "great danger"], ["moderate danger", "a moderate danger"],
+               ["small danger", "a small danger"], ["no danger at all", "no danger"]],
+    "conflicts": [["very strong conflicts"], ["strong conflicts"], ["not very strong conflicts"],
+                  ["there are not conflicts", "no conflicts"]],
+    "membership": [["active member"], ["inactive member"], ["not a member", "don't belong"]],
+    "political_action": [
+        ["have done in the past year"], ["have done in the more distant past"], ["have done"],
+        ["have not done, but might do", "might do"],
+        ["have not done and would never do", "have not done and would never, under any circumstances, do",
+         "would never do"],
+    ],
+    "priority": [["one of the most important priorities", "top priority"],
+                 ["a very important priority", "an important priority"],
+                 ["a lower priority", "a low priority"], ["not a priority at all", "not a priority"]],
+    "succeed": [["definitely succeed"], ["probably succeed"], ["probably fail"], ["definitely fail"]],
+    "rank": [["the best"], ["above average"], ["average"], ["below average"], ["the worst"]],
+    "reform": [["it needs to be completely reformed"], ["it needs major changes"], ["it needs minor changes"],
+               ["it doesn't need to be changed", "it does not need to be changed"]],
+    "role_size": [["very large role"], ["fairly large role"], ["fairly small role"], ["very small role"]],
+    "frequency": [["always", "yes, always"], ["usually", "yes, usually", "most of the time"], ["sometimes"],
+                  ["seldom", "rarely", "no, seldom"], ["never", "no, never"]],
+    "proud": [["very proud"], ["quite proud", "fairly proud"], ["somewhat proud"], ["not very proud"],
+              ["not proud at all", "not at all proud"]],
+    "health": [["very good"], ["good"], ["fair"], ["poor"], ["very poor"]],
+    # three-way change scales whose middle category is often listed last
+    "better_worse": [["change for the better", "better"], ["not much difference", "no difference", "about the same"],
+                     ["change for the worse", "worse"]],
+    "trend": [["increased", "growing", "increasing"],
+              ["no change", "staying about the same", "stayed the same", "remained the same"],
+              ["decreased", "decreasing", "shrinking"]],
+    "role_trend": [["more important role"], ["as important as 10 years ago"], ["less important role"]],
+    "amount_right": [["too much"], ["right amount", "about the right amount", "about right"],
+                     ["not enough", "too little"]],
+}
+
+# The intensity pattern: <degree> <same word>, e.g. very / somewhat / not too / not at all likely.
+_INTENSITY = [  # (rank, regex) tried in this order; the group "stem" must be the same for all options
+    (3, re.compile(r"^not at all (?P<stem>.+)$")),
+    (3, re.compile(r"^not (?P<stem>.+) at all$")),
+    (2, re.compile(r"^not (too|very) (?P<stem>.+)$")),
+    (2, re.compile(r"^not (?P<stem>.+)$")),
+    (0, re.compile(r"^(very|extremely) (?P<stem>.+)$")),
+    (1, re.compile(r"^(somewhat|fairly|rather|quite) (?P<stem>.+)$")),
+]
+_NUMBER = re.compile(r"^(\d{1,3})(?:\s+\S.*)?$")  # "7", "1 There is no corruption in my country"
+
+
+def _ladder_ranks(labels: list[str]) -> list[int] | None:
+    """Ranks of the labels in the first ladder that holds all of them on distinct tiers."""
+    keys = [norm_label(x) for x in labels]
+    for tiers in LADDERS.values():
+        where = {spelling: t for t, spellings in enumerate(tiers) for spelling in spellings}
+        ranks = [where.get(k) for k in keys]
+        if None not in ranks and len(set(ranks)) == len(ranks):
+            return ranks
+    return None
+
+
+def _intensity_ranks(labels: list[str]) -> list[int] | None:
+    ranks, stems = [], set()
+    for label in labels:
+        text = norm_label(label)
+        for rank, rx in _INTENSITY:
+            m = rx.match(text)
+            if m:
+                ranks.append(rank)
+                stems.add(m.group("stem"))
+                break
+        else:
+            return None
+    return ranks if len(stems) == 1 and len(set(ranks)) == len(ranks) else None
+
+
+def _numeric_ranks(labels: list[str]) -> list[int] | None:
+    """Numeric scales: at least 3 numbered options, at most the first and last listed unnumbered
+    (labelled end points: the first listed is the low end, the last the high end)."""
+    numbers = [(_NUMBER.match(norm_label(x)) or None) for x in labels]
+    values = [int(m.group(1)) if m else None for m in numbers]
+    known = [v for v in values if v is not None]
+    if len(known) < 3 or len(set(known)) != len(known):
+        return None
+    ranks = []
+    for pos, v in enumerate(values):
+        if v is not None:
+            ranks.append(v)
+        elif pos == 0:
+            ranks.append(min(known) - 1)
+        elif pos == len(values) - 1:
+            ranks.append(max(known) + 1)
+        else:
+            return None
+    return ranks if len(set(ranks)) == len(ranks) else None
+
+
+def scale_order(options: list[str], non_substantive: list[bool]) -> tuple[list[int], str]:
+    """``(order, scale)``: ``order`` lists original option indices in scale order.
+
+    Ordinal items: substantive options sorted by rank, keeping the survey's direction (the
+    direction most pairs of listed options already follow), then the non-substantive options in
+    their listed order. Nominal items: the survey's order unchanged.
+    """
+    subst = [i for i, ns in enumerate(non_substantive) if not ns]
+    rest = [i for i, ns in enumerate(non_substantive) if ns]
+    labels = [options[i] for i in subst]
+    if len(labels) < 3:
+        return list(range(len(options))), "nominal"
+    ranks = _ladder_ranks(labels) or _intensity_ranks(labels) or _numeric_ranks(labels)
+    if ranks is None:
+        return list(range(len(options))), "nominal"
+    concordance = sum((ranks[j] > ranks[i]) - (ranks[j] < ranks[i])
+                      for i in range(len(ranks)) for j in range(i + 1, len(ranks)))
+    ordered = sorted(zip(ranks, subst), reverse=concordance < 0)
+    return [i for _, i in ordered] + rest, "ordinal"
+
+
+# --------------------------------------------------------------------------------------------
+def _option_label(value, file, where: str) -> str:
+    if isinstance(value, bool):
+        raise InputError(file, where, "option labels (strings or numbers)", value)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(file, where, "finite numeric option labels", value)
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise InputError(file, where, "non-empty option labels", value)
+
+
+def parse_options(text: str, file, where: str) -> list[str]:
+    """The ``options`` cell: a Python list repr of labels; numbers become strings (1.0 → "1")."""
+    try:
+        value = ast.literal_eval(str(text).strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise InputError(file, f"options ({where})", "a Python list of option labels", text) from exc
+    if not isinstance(value, (list, tuple)) or not value:
+        raise InputError(file, f"options ({where})", "a non-empty list of option labels", text)
+    return [_option_label(v, file, f"options ({where})") for v in value]
+
+
+_DEFAULTDICT = re.compile(r"^defaultdict\(\s*<class\s+'list'>\s*,\s*(\{.*\})\s*\)$", re.DOTALL)
+
+
+def parse_selections(text: str, file, where: str) -> dict[str, list]:
+    """The ``selections`` cell: ``defaultdict(<class 'list'>, {...})`` or a bare ``{...}``."""
+    raw = str(text).strip()
+    m = _DEFAULTDICT.match(raw)
+    inner = m.group(1) if m else raw
+    try:
+        value = ast.literal_eval(inner)
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise InputError(file, f"selections ({where})",
+                         "defaultdict(<class 'list'>, {'Country': [shares...]}) text", text) from exc
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, (list, tuple))
+                                              for k, v in value.items()):
+        raise InputError(file, f"selections ({where})", "a mapping country name -> list of shares", text)
+    return {k: list(v) for k, v in value.items()}
+
+
+def load(study: str, paths: dict) -> SurveyTables:
+    """Import a GlobalOpinionQA CSV (``paths['csv']``) into items / targets / (empty) scores."""
+    path = require_path(paths, "csv", "goqa")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(path, "file", "a CSV file (UTF-8) in the global_opinions.csv layout", str(exc)) from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise InputError(path, "columns", f"columns {REQUIRED_COLUMNS}", list(raw.columns))
+
+    report: list[str] = []
+    mapper = CountryMapper(path)
+    dist = DistributionCounter()
+    items: dict[str, dict] = {}          # item_id -> item row
+    shares_by_item: dict[str, dict[str, tuple[str, list[float]]]] = {}  # item_id -> code -> (name, shares)
+    sources: Counter = Counter()
+    clashes: list[str] = []
+    dup_merged = dup_dropped = reordered = junk = 0
+
+    for pos, row in enumerate(raw.itertuples(index=False), start=1):
+        question = row.question.strip()
+        where = f"row {pos}"
+        if not question:
+            raise InputError(path, f"question ({where})", "a non-empty question text")
+        where = f"row {pos}, question {question[:60]!r}"
+        options = parse_options(row.options, path, where)
+        selections = parse_selections(row.selections, path, where)
+        source = row.source.strip() or "unknown"
+        flags = [is_non_substantive(o) for o in options]
+        junk_here = sum(is_junk(o) for o in options)
+
+        item_id = stable_id("goqa-", question)
+        if item_id in items:
+            if items[item_id]["raw_options"] != options:
+                dup_dropped += 1
+                continue
+            dup_merged += 1
+            order = items[item_id]["order"]
+        else:
+            order, scale = scale_order(options, flags)
+            reordered += order != sorted(order)
+            order = [i for i in order if not is_junk(options[i])]  # 'Total N=' is no answer: removed
+            junk += junk_here
+            sources[source] += 1
+            items[item_id] = {
+                "study": study, "item_id": item_id, "lang": "en", "translation": "original",
+                "question": question, "options": [options[i] for i in order],
+                "non_substantive": [flags[i] for i in order], "scale": scale, "source": source,
+                "topic": "", "raw_options": options, "order": order,
+            }
+            shares_by_item[item_id] = {}
+
+        for survey_name, values in selections.items():
+            field_name = f"selections ({where}, country {survey_name!r})"
+            if len(values) != len(options):
+                raise InputError(path, field_name, f"{len(options)} shares (one per option)", len(values))
+            shares = [check_share(v, path, field_name) for v in values]
+            code = mapper.national(survey_name)
+            if code is None:
+                continue
+            seen = shares_by_item[item_id]
+            if code in seen:
+                clashes.append(f"{item_id}: {survey_name!r} and {seen[code][0]!r} → {code}")
+                continue
+            seen[code] = (survey_name, [shares[i] for i in order])
+
+    target_rows = []
+    for item_id, by_code in shares_by_item.items():
+        for code, (survey_name, shares) in by_code.items():
+            clean = dist.clean(shares)
+            if clean is None:
+                continue
+            target_rows.extend(
+                {"study": study, "item_id": item_id, "country": code, "option_index": k, "share": s,
+                 "n": math.nan, "survey_name": survey_name}
+                for k, s in enumerate(clean)
+            )
+
+    item_rows = [{k: v for k, v in it.items() if k not in ("raw_options", "order")} for it in items.values()]
+    items_df = items_frame(item_rows)
+    targets_df = targets_frame(target_rows)
+    n_ord = int((items_df["scale"] == "ordinal").sum())
+    report.append(f"{len(items_df)} items ({n_ord} ordinal, {len(items_df) - n_ord} nominal), "
+                  f"{targets_df['country'].nunique()} countries, "
+                  f"{targets_df.groupby(['item_id', 'country']).ngroups if len(targets_df) else 0} "
+                  f"(item, country) distributions")
+    report.append("sources: " + ", ".join(f"{s} {n}" for s, n in sorted(sources.items())))
+    if reordered:
+        report.append(f"reordered the options of {reordered} ordinal items into scale order")
+    if junk:
+        report.append(f"removed {junk} junk options that are not answers (e.g. 'Total N='); "
+                      "the shares of the remaining options were renormalised")
+    report.extend(mapper.notes())
+    report.extend(dist.notes())
+    if clashes:
+        report.append(f"kept the first of two survey names mapping to one country on {len(clashes)} "
+                      f"(item, country) pairs: " + "; ".join(clashes[:5]) + ("; …" if len(clashes) > 5 else ""))
+    if dup_merged:
+        report.append(f"merged {dup_merged} repeated questions with identical options (first wins per country)")
+    if dup_dropped:
+        report.append(f"dropped {dup_dropped} repeated questions whose options differ from the first occurrence")
+    items_without = len(items_df) - (targets_df["item_id"].nunique() if len(targets_df) else 0)
+    if items_without:
+        report.append(f"{items_without} items have no national target distribution")
+    return SurveyTables(items_df, targets_df, scores_frame([]), report)
