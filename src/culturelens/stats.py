@@ -1,0 +1,439 @@
+"""Linear mixed models with crossed random intercepts (statsmodels MixedLM, variance components).
+
+Alignment scores are repeated measures on items and countries, so a model comparing conditions,
+prompt languages or models needs random intercepts for both *crossed* factors. statsmodels has no
+direct crossed syntax; the standard idiom is one constant group spanning all rows, no group-level
+random effect (``re_formula="0"``), and one variance component per factor
+(``vc_formula={f: "0 + C(f)"}``).
+
+The fixed-effects formula comes from the config. Terms whose variables have fewer than two
+distinct values in the data (e.g. ``C(condition)`` when only one condition ran) are removed with
+a note instead of crashing; the same goes for random factors with a single level.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from culturelens.errors import InputError
+
+__all__ = [
+    "MixedFit",
+    "fit_mixed",
+    "write_fit",
+    "fit_table",
+    "report_text",
+    "parse_formula",
+    "prune_formula",
+    "formula_variables",
+]
+
+ENGINE = "statsmodels MixedLM (variance components)"
+ENGINE_OLS = "statsmodels OLS (no random factor with >= 2 levels)"
+#: Optimisers tried in order until one reports convergence.
+OPTIMIZERS: tuple[str, ...] = ("lbfgs", "powell", "nm")
+_Z975 = float(sps.norm.ppf(0.975))
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+#: Use sparse random-effect design matrices above this many rows × levels (dense cells).
+_SPARSE_ABOVE = 2_000_000
+
+
+# ---------------------------------------------------------------- formula handling
+def _split_top(text: str, seps: str) -> list[tuple[str, str]]:
+    """Split ``text`` on characters in ``seps`` outside brackets and quotes.
+
+    Returns [(separator_before, piece), …]; the first separator is "".
+    """
+    pieces: list[tuple[str, str]] = []
+    depth, quote, sep, start = 0, "", "", 0
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch in seps:
+            pieces.append((sep, text[start:i].strip()))
+            sep, start = ch, i + 1
+    pieces.append((sep, text[start:].strip()))
+    return pieces
+
+
+def _expand_star(term: str) -> list[str]:
+    """``a*b`` → [a, b, a:b] (all interactions); other terms unchanged."""
+    if "**" in term:
+        return [term]
+    factors = [p for _, p in _split_top(term, "*")]
+    if len(factors) == 1:
+        return [term]
+    out = []
+    for r in range(1, len(factors) + 1):
+        out.extend(":".join(c) for c in combinations(factors, r))
+    return out
+
+
+def parse_formula(formula: str) -> tuple[str, list[str], list[str]]:
+    """Split ``"y ~ a*b + C(c) - 1"`` into (lhs, added terms, removed terms).
+
+    ``*`` is expanded into main effects and interactions so single terms can be dropped.
+    """
+    if formula.count("~") != 1:
+        raise InputError("config", "formula", "one '~' separating response and terms", formula)
+    lhs, rhs = (s.strip() for s in formula.split("~"))
+    if not lhs:
+        raise InputError("config", "formula", "a response left of '~'", formula)
+    added, removed = [], []
+    for sign, piece in _split_top(rhs, "+-"):
+        if not piece:
+            continue
+        if sign == "-":
+            removed.append(piece)
+        else:
+            for term in _expand_star(piece):
+                if term not in added:
+                    added.append(term)
+    return lhs, added, removed
+
+
+def formula_variables(text: str, columns) -> list[str]:
+    """Data columns named in a formula fragment (identifiers outside quotes), in order."""
+    cols = set(columns)
+    found = []
+    for name in _IDENT.findall(_QUOTED.sub(" ", text)):
+        if name in cols and name not in found:
+            found.append(name)
+    return found
+
+
+def prune_formula(formula: str, data: pd.DataFrame) -> tuple[str, list[str]]:
+    """Remove right-hand-side terms that use a column with fewer than 2 distinct values.
+
+    Returns (formula as it will be fitted, notes). A term without data columns (``1``, ``0``)
+    is kept. If every term goes, the formula becomes ``lhs ~ 1``.
+    """
+    lhs, added, removed = parse_formula(formula)
+    notes, kept = [], []
+    for term in added:
+        single = [v for v in formula_variables(term, data.columns) if data[v].nunique() < 2]
+        if single:
+            values = {v: data[v].dropna().unique().tolist()[:1] for v in single}
+            notes.append(
+                f"dropped fixed term '{term}': "
+                + ", ".join(f"column '{v}' has a single value {values[v]}" for v in single)
+            )
+        else:
+            kept.append(term)
+    if not kept:
+        if removed:
+            notes.append(f"no fixed term left; also ignored removals {removed}")
+        return f"{lhs} ~ 1", notes
+    rhs = " + ".join(kept) + "".join(f" - {t}" for t in removed)
+    return f"{lhs} ~ {rhs}", notes
+
+
+# ---------------------------------------------------------------- result
+@dataclass
+class MixedFit:
+    """A fitted mixed model in tidy form (what the stats rule writes out)."""
+
+    coefficients: pd.DataFrame  # term, estimate, se, ci_low, ci_high, z, p (95 % Wald)
+    variance_components: pd.DataFrame  # component, variance, sd (random factors + Residual)
+    n_obs: int
+    n_groups: dict[str, int]
+    converged: bool
+    method: str  # "REML" / "ML" ("OLS" if no random factor could be fitted)
+    optimizer: str
+    engine: str
+    formula: str  # as fitted, after pruning
+    notes: list[str] = field(default_factory=list)
+    dropped_rows: int = 0
+
+
+def _coef_table(est: pd.Series, se: pd.Series) -> pd.DataFrame:
+    """95 % Wald table from estimates and standard errors."""
+    est = est.astype(float)
+    se = se.reindex(est.index).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est / se
+    return pd.DataFrame(
+        {
+            "term": est.index.astype(str),
+            "estimate": est.to_numpy(),
+            "se": se.to_numpy(),
+            "ci_low": (est - _Z975 * se).to_numpy(),
+            "ci_high": (est + _Z975 * se).to_numpy(),
+            "z": z.to_numpy(),
+            "p": 2 * sps.norm.sf(np.abs(z.to_numpy())),
+        }
+    )
+
+
+def _variance_table(names: Sequence[str], variances: Sequence[float]) -> pd.DataFrame:
+    var = np.asarray(variances, dtype=float)
+    return pd.DataFrame(
+        {"component": list(names), "variance": var, "sd": np.sqrt(np.clip(var, 0, None))}
+    )
+
+
+#: statsmodels warns "boundary" whenever a variance is below 0.01 in absolute terms, which is
+#: most variances for scores in [0, 1]; we drop it and check relative to the residual instead.
+_IGNORED_WARNINGS = ("The MLE may be on the boundary of the parameter space",)
+#: A variance component below this fraction of the residual variance is reported as ~zero.
+_BOUNDARY_RELATIVE = 1e-6
+
+
+def _warning_notes(caught, optimizer: str) -> list[str]:
+    """Distinct warning messages, prefixed with the optimiser that raised them."""
+    out = []
+    for w in caught:
+        if any(str(w.message).startswith(m) for m in _IGNORED_WARNINGS):
+            continue
+        text = f"{optimizer}: {w.category.__name__}: {str(w.message).strip()}"
+        if text not in out:
+            out.append(text)
+    return out
+
+
+# ---------------------------------------------------------------- fitting
+def fit_mixed(
+    data: pd.DataFrame,
+    formula: str,
+    random: Sequence[str] = ("item_id", "country"),
+    reml: bool = True,
+) -> MixedFit:
+    """Fit ``formula`` with crossed random intercepts for each column in ``random``.
+
+    Rows with NaN in any column the formula or ``random`` uses are dropped first (counted in
+    ``dropped_rows``). Single-level fixed terms and random factors are dropped with a note.
+    Optimisers in ``OPTIMIZERS`` are tried in turn until one converges; warnings are captured
+    into ``notes``. With no usable random factor the model falls back to OLS (noted).
+    """
+    random = list(random)
+    absent = [r for r in random if r not in data.columns]
+    if absent:
+        raise InputError(
+            "<analysis table>", "random", f"columns of the data {list(data.columns)}", absent
+        )
+    lhs, added, removed = parse_formula(formula)
+    used = formula_variables(formula, data.columns)
+    if not formula_variables(lhs, data.columns):
+        raise InputError("config", "formula", f"a response column from {list(data.columns)}", lhs)
+    used_all = list(dict.fromkeys(used + random))
+
+    clean = data.dropna(subset=used_all).reset_index(drop=True)
+    dropped = len(data) - len(clean)
+    notes: list[str] = []
+    if dropped:
+        notes.append(f"dropped {dropped} of {len(data)} rows with missing values in {used_all}")
+    if clean.empty:
+        raise InputError("<analysis table>", ",".join(used_all), "at least one complete row", 0)
+
+    fitted_formula, prune_notes = prune_formula(formula, clean)
+    notes += prune_notes
+
+    n_groups = {r: int(clean[r].nunique()) for r in random}
+    usable = []
+    for r in random:
+        if n_groups[r] < 2:
+            notes.append(f"dropped random factor '{r}': it has a single level")
+        else:
+            usable.append(r)
+
+    if not usable:
+        return _fit_ols(clean, fitted_formula, n_groups, notes, dropped)
+
+    model = _build_model(fitted_formula, clean, usable)
+    result, optimizer, fit_notes, last_warnings = None, "", [], []
+    for i, opt in enumerate(OPTIMIZERS):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                candidate = model.fit(reml=reml, method=opt)
+            except Exception as exc:  # singular matrices etc.: try the next optimiser
+                fit_notes.append(f"{opt} failed: {type(exc).__name__}: {exc}")
+                continue
+        result, optimizer = candidate, opt
+        if candidate.converged:
+            fit_notes += _warning_notes(caught, opt)
+            break
+        fit_notes.append(
+            f"{opt} did not converge"
+            + (f"; retrying with {OPTIMIZERS[i + 1]}" if i + 1 < len(OPTIMIZERS) else "")
+        )
+        last_warnings = _warning_notes(caught, opt)
+    else:
+        if result is None:
+            raise RuntimeError(f"MixedLM failed with every optimiser: {fit_notes}")
+        fit_notes += last_warnings
+    notes += fit_notes
+
+    coefficients = _coef_table(result.fe_params, result.bse_fe)
+    vc_names = list(model.exog_vc.names)
+    variance = _variance_table(
+        vc_names + ["Residual"], list(np.asarray(result.vcomp, dtype=float)) + [float(result.scale)]
+    )
+    for name, v in zip(vc_names, result.vcomp):
+        if v <= _BOUNDARY_RELATIVE * float(result.scale):
+            notes.append(
+                f"variance of '{name}' is estimated at (or near) zero (boundary of the "
+                "parameter space)"
+            )
+
+    return MixedFit(
+        coefficients=coefficients,
+        variance_components=variance,
+        n_obs=int(result.nobs),
+        n_groups=n_groups,
+        converged=bool(result.converged),
+        method="REML" if reml else "ML",
+        optimizer=optimizer,
+        engine=ENGINE,
+        formula=fitted_formula,
+        notes=notes,
+        dropped_rows=int(dropped),
+    )
+
+
+def _design(formula: str, data: pd.DataFrame):
+    """Response and fixed-effects design from the formula engine (an unfitted OLS model)."""
+    import statsmodels.formula.api as smf
+
+    try:
+        return smf.ols(formula, data)
+    except Exception as exc:  # patsy/formulaic: unknown column, bad syntax …
+        raise InputError("config", "formula", "a formula over the data columns", formula) from exc
+
+
+def _check_rank(exog: np.ndarray, names: Sequence[str], formula: str) -> None:
+    """InputError naming the aliased columns if the fixed-effects design is rank deficient.
+
+    (E.g. ``C(condition) + C(prompt_lang)`` when every linguistic prompt is the only non-English
+    one: the two effects cannot be separated and the fit would fail with a singular matrix.)
+    """
+    if np.linalg.matrix_rank(exog) == exog.shape[1]:
+        return
+    aliased, rank = [], 0
+    for j in range(exog.shape[1]):
+        r = np.linalg.matrix_rank(exog[:, : j + 1])
+        if r == rank:
+            aliased.append(names[j])
+        rank = r
+    raise InputError(
+        "config",
+        "formula",
+        "fixed effects that the data can separate (design is rank deficient; "
+        f"aliased with earlier columns: {aliased})",
+        formula,
+    )
+
+
+def _build_model(formula: str, data: pd.DataFrame, random: Sequence[str]):
+    """MixedLM with one group spanning all rows and one variance component per random factor.
+
+    Equivalent to ``smf.mixedlm(formula, data, groups=<constant>, re_formula="0",
+    vc_formula={f: "0 + C(f)"})`` but builds the indicator matrices directly (sparse when large),
+    because the formula route materialises a dense rows × levels matrix first.
+    """
+    from scipy import sparse
+    from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
+
+    design = _design(formula, data)
+    _check_rank(design.exog, design.exog_names, formula)
+    n = len(data)
+    exog = pd.DataFrame(design.exog, columns=design.exog_names)
+    endog = pd.Series(design.endog, name=design.endog_names)
+    levels = {r: pd.factorize(data[r].astype(str), sort=True) for r in random}
+    use_sparse = n * sum(len(u) for _, u in levels.values()) > _SPARSE_ABOVE
+    names, colnames, mats = [], [], []
+    for r in sorted(random):  # statsmodels keeps components in sorted order
+        codes, uniques = levels[r]
+        mat = sparse.csr_array((np.ones(n), (np.arange(n), codes)), shape=(n, len(uniques)))
+        names.append(r)
+        colnames.append([[f"C({r})[{u}]" for u in uniques]])
+        mats.append([mat if use_sparse else mat.toarray()])
+    return MixedLM(endog, exog, groups=np.zeros(n, dtype=int), exog_vc=VCSpec(names, colnames, mats))
+
+
+def _fit_ols(data, formula, n_groups, notes, dropped) -> MixedFit:
+    """Fallback when no random factor has two levels: ordinary least squares."""
+    notes = notes + ["no random factor with >= 2 levels: fitted OLS instead of a mixed model"]
+    design = _design(formula, data)
+    _check_rank(design.exog, design.exog_names, formula)
+    result = design.fit()
+    return MixedFit(
+        coefficients=_coef_table(result.params, result.bse),
+        variance_components=_variance_table(["Residual"], [float(result.scale)]),
+        n_obs=int(result.nobs),
+        n_groups=n_groups,
+        converged=True,
+        method="OLS",
+        optimizer="pinv",
+        engine=ENGINE_OLS,
+        formula=formula,
+        notes=notes,
+        dropped_rows=int(dropped),
+    )
+
+
+# ---------------------------------------------------------------- output
+CSV_COLUMNS = ["kind", "term", "estimate", "se", "ci_low", "ci_high", "z", "p"]
+
+
+def fit_table(fit: MixedFit) -> pd.DataFrame:
+    """Tidy table: fixed-effect rows (kind=fixed) then variance rows (kind=variance, estimate=variance)."""
+    fixed = fit.coefficients.assign(kind="fixed")
+    var = pd.DataFrame(
+        {
+            "kind": "variance",
+            "term": fit.variance_components["component"].to_numpy(),
+            "estimate": fit.variance_components["variance"].to_numpy(),
+        }
+    )
+    return pd.concat([fixed, var], ignore_index=True).reindex(columns=CSV_COLUMNS)
+
+
+def report_text(fit: MixedFit) -> str:
+    """Human-readable report of a fit."""
+    groups = ", ".join(f"{k}: {v}" for k, v in fit.n_groups.items()) or "none"
+    lines = [
+        f"formula:     {fit.formula}",
+        f"engine:      {fit.engine}",
+        f"method:      {fit.method}",
+        f"optimizer:   {fit.optimizer}",
+        f"converged:   {'yes' if fit.converged else 'NO'}",
+        f"n obs:       {fit.n_obs} (dropped rows with missing values: {fit.dropped_rows})",
+        f"groups:      {groups}",
+        "notes:",
+        *([f"  - {n}" for n in fit.notes] or ["  (none)"]),
+        "",
+        "fixed effects (95 % Wald intervals):",
+        fit.coefficients.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
+        "",
+        "variance components:",
+        fit.variance_components.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_fit(fit: MixedFit, csv_path, txt_path) -> None:
+    """Write the tidy CSV (columns ``CSV_COLUMNS``) and the text report, creating directories."""
+    csv_path, txt_path = Path(csv_path), Path(txt_path)
+    for p in (csv_path, txt_path):
+        p.parent.mkdir(parents=True, exist_ok=True)
+    fit_table(fit).to_csv(csv_path, index=False)
+    txt_path.write_text(report_text(fit), encoding="utf-8")
