@@ -5,7 +5,7 @@ def distribution_files(wildcards):
 rule alignment:
     input:
         distributions=distribution_files,
-        items="results/{study}/survey/items.parquet",
+        survey_items="results/{study}/survey/items.parquet",
         targets="results/{study}/survey/targets.parquet",
     output:
         alignment="results/{study}/alignment.parquet",
@@ -31,6 +31,7 @@ rule hofstede:
     params:
         models=MODELS,
         baselines=BASELINES,
+        conditions=selected_conditions(),
     log:
         "logs/{study}/hofstede.log",
     conda:

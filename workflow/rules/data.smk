@@ -2,10 +2,10 @@ rule import_survey:
     input:
         survey_files,
     output:
-        items="results/{study}/survey/items.parquet",
+        survey_items="results/{study}/survey/items.parquet",
         targets="results/{study}/survey/targets.parquet",
         scores="results/{study}/survey/scores.parquet",
-        raw_items="results/{study}/survey/raw_items.parquet",
+        raw_survey_items="results/{study}/survey/raw_items.parquet",
         raw_targets="results/{study}/survey/raw_targets.parquet",
         notes="results/{study}/survey/notes.txt",
     params:

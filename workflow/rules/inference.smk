@@ -1,7 +1,6 @@
 rule query_model:
     input:
         prompts="results/{study}/prompts.parquet",
-        items="results/{study}/survey/items.parquet",
         targets="results/{study}/survey/targets.parquet",
     output:
         responses="results/{study}/responses/{model}.parquet",

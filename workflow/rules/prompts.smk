@@ -1,6 +1,6 @@
 rule render_prompts:
     input:
-        items="results/{study}/survey/items.parquet",
+        survey_items="results/{study}/survey/items.parquet",
         targets="results/{study}/survey/targets.parquet",
         scores="results/{study}/survey/scores.parquet",
         templates=template_files,

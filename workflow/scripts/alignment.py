@@ -8,7 +8,7 @@ from culturelens import alignment
 
 def main(sm):
     dist = pd.concat([pd.read_parquet(p) for p in sm.input.distributions], ignore_index=True)
-    items = pd.read_parquet(sm.input.items)
+    items = pd.read_parquet(sm.input.survey_items)
     targets = pd.read_parquet(sm.input.targets)
     table = alignment.cells(dist, targets, items, baselines=set(sm.params.baselines))
     logging.info("%d cells over %d models", len(table), table["model"].nunique())

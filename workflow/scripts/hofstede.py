@@ -21,6 +21,9 @@ def main(sm):
     none = means["country"] == "none"
     expanded = means[none].drop(columns="country").merge(pd.DataFrame({"country": countries}), how="cross")
     means = pd.concat([means[~none], expanded], ignore_index=True)
+    # a condition prompting in each country's own language is one analysis across all its countries
+    native = [c for c, spec in sm.params.conditions.items() if spec["languages"] == "native"]
+    means.loc[means["condition"].isin(native), "prompt_lang"] = "native"
     indices = vsm.indices_table(means)
     indices["is_baseline"] = indices["model"].isin(sm.params.baselines)
     correlations, errors = vsm.compare_with_published(indices, scores, by=["model", "condition", "prompt_lang"])

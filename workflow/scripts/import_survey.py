@@ -7,11 +7,11 @@ from culturelens import surveys
 def main(sm):
     spec = sm.params.spec
     tables = surveys.load(spec["format"], sm.wildcards.study, spec["paths"])
-    tables.items.to_parquet(sm.output.raw_items)
+    tables.items.to_parquet(sm.output.raw_survey_items)
     tables.targets.to_parquet(sm.output.raw_targets)
     items, targets = surveys.substantive_view(tables.items, tables.targets,
                                               spec.get("keep_non_substantive", False))
-    items.to_parquet(sm.output.items)
+    items.to_parquet(sm.output.survey_items)
     targets.to_parquet(sm.output.targets)
     tables.scores.to_parquet(sm.output.scores)
     notes = list(tables.report)

@@ -21,7 +21,7 @@ def eligible_countries(targets: pd.DataFrame, scores: pd.DataFrame, items: pd.Da
 
 
 def main(sm):
-    items = pd.read_parquet(sm.input.items)
+    items = pd.read_parquet(sm.input.survey_items)
     targets = pd.read_parquet(sm.input.targets)
     scores = pd.read_parquet(sm.input.scores)
     conditions = sm.params.conditions
@@ -34,7 +34,7 @@ def main(sm):
                                  f"languages with a template in {Path(sm.input.templates[0]).parent}",
                                  sorted(missing))
     used = available if native else {k: v for k, v in available.items() if k in langs}
-    survey_sha = hashlib.sha256(Path(sm.input.items).read_bytes() + Path(sm.input.targets).read_bytes()
+    survey_sha = hashlib.sha256(Path(sm.input.survey_items).read_bytes() + Path(sm.input.targets).read_bytes()
                                 + Path(sm.input.scores).read_bytes()).hexdigest()[:16]
     table, notes = prompts.render(
         items, eligible_countries(targets, scores, items, sm.params.countries),

@@ -1,0 +1,101 @@
+"""Runs the real Snakemake workflow on a small configuration in a temporary directory."""
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import jensenshannon
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+COUNTRIES = "[US,JP,DE,BR,NL,GB,MX,KE,AR]"
+
+pytestmark = pytest.mark.e2e
+
+
+def snakemake(workdir, *args, check=True):
+    cmd = [SNAKEMAKE, "--cores", "2", "--config", f"countries={COUNTRIES}", "--config", "paraphrases=1", *args]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e")
+    for name in ("Snakefile", "workflow", "config", "resources", "src"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    snakemake(work)
+    return work
+
+
+def test_results_tree(run):
+    for study in ("goqa", "vsm2013", "wvs_stance"):
+        for f in ("survey/items.parquet", "survey/targets.parquet", "prompts.parquet",
+                  "responses/oracle.parquet", "distributions/uniform.parquet"):
+            assert (run / "results" / study / f).is_file(), f"{study}/{f}"
+    for f in ("goqa/alignment.parquet", "wvs_stance/alignment.parquet", "vsm2013/hofstede/correlations.csv",
+              "goqa/stats/alignment_by_condition.csv", "vsm2013/stats/hofstede_error.txt",
+              "goqa/figures/models_vs_baselines.png", "goqa/figures/heatmap_oracle.png",
+              "vsm2013/figures/hofstede_scatter.png", "summary.md", "manifest.json"):
+        assert (run / "results" / f).is_file(), f
+    assert "oracle" in (run / "results/summary.md").read_text()
+
+
+def test_oracle_beats_uniform(run):
+    for study in ("goqa", "wvs_stance"):
+        a = pd.read_parquet(run / f"results/{study}/alignment.parquet")
+        means = a[a.condition == "cross_national"].groupby("model")["js_sim"].mean()
+        assert means["oracle"] > means["uniform"], (study, means.to_dict())
+        assert set(a.country) <= set(COUNTRIES.strip("[]").split(","))
+
+
+def test_uniform_alignment_equals_value_from_the_survey(run):
+    a = pd.read_parquet(run / "results/goqa/alignment.parquet")
+    uniform = a[a.model == "uniform"].set_index(["item_id", "country", "condition", "prompt_lang"])
+    targets = pd.read_parquet(run / "results/goqa/survey/targets.parquet")
+    for (item, country), grp in targets.groupby(["item_id", "country"]):
+        q = grp.sort_values("option_index")["share"].to_numpy()
+        expected = 1 - jensenshannon(np.full(len(q), 1 / len(q)), q, base=2)
+        got = uniform.xs((item, country), level=["item_id", "country"])["js_sim"]
+        assert np.allclose(got, expected), (item, country)
+    # and once straight from the shipped CSV, independent of the importer: Argentina on
+    # "Being a housewife …", options [Agree strongly, Agree, Disagree, Strongly disagree, Don't know,
+    # No answer, Missing] — the first four are substantive.
+    raw = pd.read_csv(ROOT / "resources/surveys/goqa/global_opinions_sample.csv")
+    row = raw[raw.question.str.contains("Being a housewife is just as fulfilling")].iloc[0]
+    shares = ast.literal_eval(row.selections[row.selections.index("{"):-1])["Argentina"][:4]
+    expected = 1 - jensenshannon(np.full(4, 0.25), np.array(shares) / sum(shares), base=2)
+    items = pd.read_parquet(run / "results/goqa/survey/items.parquet")
+    item_id = items[items.question == row.question].item_id.iloc[0]
+    got = uniform.xs((item_id, "AR"), level=["item_id", "country"])["js_sim"]
+    assert np.allclose(got, expected)
+
+
+def test_second_run_does_nothing(run):
+    proc = snakemake(run, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_rerun_never_requests_a_stored_response(run):
+    shutil.rmtree(run / "results/wvs_stance/responses")
+    snakemake(run, "--config", "studies=[wvs_stance]", "--forcerun", "query_model")
+    log = (run / "logs/wvs_stance/query_model/oracle.log").read_text()
+    assert " 0 sent," in log, log
+
+
+def test_bad_config_fails_before_any_job_naming_the_key(run):
+    proc = snakemake(run, "--config", "models=[uniform,nope]", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "models[1]" in out and "nope" in out
+    assert "Traceback" not in out
+    proc = snakemake(run, "--config", "option_orders=[sideways]", check=False)
+    assert proc.returncode != 0 and "sideways" in proc.stdout + proc.stderr

@@ -1,0 +1,126 @@
+"""results/summary.md: tables computed from the inputs, exact markdown, graceful with gaps."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from culturelens import summary
+
+
+@pytest.fixture
+def alignment():
+    rng = np.random.default_rng(11)
+    rows = []
+    for model, baseline in [("toy-llm", False), ("uniform", True), ("oracle", True)]:
+        for country in ["US", "DE", "JP", "BR"]:
+            for lang in ["en", "de"]:
+                for condition in ["default", "cross_national", "linguistic"]:
+                    for item in range(5):
+                        rows.append(dict(model=model, is_baseline=baseline, study="toy", item_id=f"q{item}",
+                                         country=country, condition=condition, prompt_lang=lang, native=False,
+                                         js_sim=rng.uniform(0.4, 0.95),
+                                         emd_sim=np.nan if item == 4 else rng.uniform(0.5, 1),
+                                         tv=rng.uniform(0, 0.6), top1=rng.integers(0, 2) == 1))
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def correlations():
+    return pd.DataFrame([
+        dict(model="toy-llm", condition="cross_national", prompt_lang="en", dimension="pdi",
+             pearson_r=0.51234, pearson_p=0.01, spearman_rho=0.4321, spearman_p=0.02, n=22.0, note=""),
+        dict(model="toy-llm", condition="cross_national", prompt_lang="en", dimension="idv",
+             pearson_r=-0.1, pearson_p=0.6, spearman_rho=-0.05, spearman_p=0.8, n=22, note=""),
+        dict(model="uniform", condition="cross_national", prompt_lang="en", dimension="pdi",
+             pearson_r=np.nan, pearson_p=np.nan, spearman_rho=np.nan, spearman_p=np.nan, n=22,
+             note="model index is constant across countries"),
+    ])
+
+
+@pytest.fixture
+def coefficients():
+    return pd.DataFrame([
+        dict(kind="fixed", term="Intercept", estimate=0.61, se=0.02, ci_low=0.57, ci_high=0.65, z=30.5, p=0.0),
+        dict(kind="fixed", term="C(model, Treatment('uniform'))[T.toy-llm]", estimate=0.04321, se=0.011,
+             ci_low=0.0217, ci_high=0.0648, z=3.93, p=0.0000849),
+        dict(kind="fixed", term="native[T.True]", estimate=-0.0123, se=0.02, ci_low=-0.0516, ci_high=0.0269,
+             z=-0.615, p=0.5386),
+        dict(kind="variance", term="item_id", estimate=0.0042, se=np.nan, ci_low=np.nan, ci_high=np.nan,
+             z=np.nan, p=np.nan),
+    ])
+
+
+def test_markdown_table_exact():
+    text = summary.markdown_table(["model", "js_sim"], [["a|b", "0.500"], ["c", "0.250"]], align=["l", "r"])
+    assert text == (
+        "| model | js_sim |\n"
+        "| --- | ---: |\n"
+        "| a\\|b | 0.500 |\n"
+        "| c | 0.250 |\n"
+    )
+
+
+def test_markdown_table_checks_widths():
+    with pytest.raises(ValueError):
+        summary.markdown_table(["a", "b"], [["only one"]])
+
+
+def test_formatting():
+    assert summary.fmt(0.12345) == "0.123"
+    assert summary.fmt(np.float64(2.0)) == "2.000"
+    assert summary.fmt(np.int64(7)) == "7"
+    assert summary.fmt(np.nan) == "n/a"
+    assert summary.fmt_count(22.0) == "22"
+    assert summary.fmt_p(0.00001) == "<0.001"
+    assert summary.fmt_p(0.5386) == "0.539"
+
+
+def test_summary_alignment_means(alignment, tmp_path):
+    out = summary.write_summary(tmp_path / "results" / "summary.md", {"toy": {"alignment": alignment}},
+                                meta={"config_hash": "abc123", "culturelens_version": "0.1.0", "date": "2025-01-01"})
+    text = out.read_text()
+    assert text.startswith("# culturelens results\n")
+    assert "- config hash: abc123" in text and "- culturelens version: 0.1.0" in text
+    assert "## toy" in text
+    sub = alignment[(alignment["model"] == "toy-llm") & (alignment["condition"] == "cross_national")]
+    expected = (f"| toy-llm | model | cross_national | {len(sub)} | {sub['js_sim'].mean():.3f} | "
+                f"{sub['emd_sim'].mean():.3f} | {sub['tv'].mean():.3f} | {sub['top1'].astype(float).mean():.3f} |")
+    assert expected in text.splitlines()
+    base = alignment[(alignment["model"] == "uniform") & (alignment["condition"] == "linguistic")]
+    assert f"| uniform | baseline | linguistic | {len(base)} | {base['js_sim'].mean():.3f} |" in text
+    # models first, then baselines; conditions in their natural order
+    table_rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [r.split(" | ")[0][2:] for r in table_rows] == ["toy-llm"] * 3 + ["oracle"] * 3 + ["uniform"] * 3
+    assert [r.split(" | ")[2] for r in table_rows[:3]] == ["default", "cross_national", "linguistic"]
+
+
+def test_summary_nominal_only_study(alignment, tmp_path):
+    nominal = alignment.assign(emd_sim=np.nan)
+    text = summary.write_summary(tmp_path / "s.md", {"toy": {"alignment": nominal}}).read_text()
+    sub = nominal[(nominal["model"] == "oracle") & (nominal["condition"] == "default")]
+    assert f"| oracle | baseline | default | {len(sub)} | {sub['js_sim'].mean():.3f} | n/a |" in text
+
+
+def test_summary_correlations_stats_notes(correlations, coefficients, tmp_path):
+    studies = {"vsm2013": {"correlations": correlations,
+                           "stats": {"hofstede_error": coefficients},
+                           "notes": ["importer: 3 rows dropped (sum 0)", "2 failed responses"]}}
+    text = summary.write_summary(tmp_path / "s.md", studies).read_text()
+    assert "| model | condition | prompt language | PDI | IDV |" in text
+    assert "| toy-llm | cross_national | en | 0.512 / 0.432 / 22 | -0.100 / -0.050 / 22 |" in text
+    assert "| uniform | cross_national | en | n/a / n/a / 22 |  |" in text
+    assert "- uniform · cross_national · en (PDI): model index is constant across countries" in text
+    assert "#### hofstede_error" in text
+    assert "| model: toy-llm (vs uniform) | 0.043 | 0.011 | [0.022, 0.065] | 3.930 | <0.001 |" in text
+    assert "| native: True | -0.012 | 0.020 | [-0.052, 0.027] | -0.615 | 0.539 |" in text
+    assert "Variance components: item_id 0.004" in text
+    assert "- importer: 3 rows dropped (sum 0)" in text and "- 2 failed responses" in text
+
+
+def test_summary_empty_inputs(alignment, tmp_path):
+    studies = {"a": {"alignment": alignment.iloc[0:0], "correlations": pd.DataFrame(),
+                     "stats": {"x": pd.DataFrame()}}, "b": {}}
+    text = summary.write_summary(tmp_path / "s.md", studies).read_text()
+    assert "No alignment cells." in text and "No Hofstede correlations." in text
+    assert "No coefficients." in text
+    assert "## b\n\nNo results for this study." in text
