@@ -1,7 +1,3 @@
-def distribution_files(wildcards):
-    return expand("results/{study}/distributions/{model}.parquet", study=wildcards.study, model=MODELS)
-
-
 rule alignment:
     input:
         distributions=distribution_files,
@@ -38,12 +34,6 @@ rule hofstede:
         "../../envs/core.yaml"
     script:
         "../scripts/hofstede.py"
-
-
-def stats_input(wildcards):
-    if study_kind(config, wildcards.study) == "scores":
-        return f"results/{wildcards.study}/hofstede/errors.parquet"
-    return f"results/{wildcards.study}/alignment.parquet"
 
 
 rule mixed_model:

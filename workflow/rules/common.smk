@@ -67,3 +67,30 @@ def final_outputs():
         else:
             out.append(f"results/{study}/figures/hofstede_scatter.png")
     return out
+
+
+def distribution_files(wildcards):
+    return expand("results/{study}/distributions/{model}.parquet", study=wildcards.study, model=MODELS)
+
+
+def stats_input(wildcards):
+    if study_kind(config, wildcards.study) == "scores":
+        return f"results/{wildcards.study}/hofstede/errors.parquet"
+    return f"results/{wildcards.study}/alignment.parquet"
+
+
+def summary_inputs(wildcards):
+    files = {}
+    for study in STUDIES:
+        files[f"{study}__notes"] = f"results/{study}/survey/notes.txt"
+        files[f"{study}__prompt_notes"] = f"results/{study}/prompts_notes.txt"
+        for model in MODELS:
+            files[f"{study}__invalid__{model}"] = f"results/{study}/distributions/{model}.invalid.parquet"
+            files[f"{study}__responses__{model}"] = f"results/{study}/responses/{model}.parquet"
+        for a in analyses(study):
+            files[f"{study}__stats__{a}"] = f"results/{study}/stats/{a}.csv"
+        if study in DIST_STUDIES:
+            files[f"{study}__alignment"] = f"results/{study}/alignment.parquet"
+        else:
+            files[f"{study}__correlations"] = f"results/{study}/hofstede/correlations.csv"
+    return files

@@ -75,23 +75,6 @@ rule forest_plot:
         "../scripts/figures.py"
 
 
-def summary_inputs(wildcards):
-    files = {}
-    for study in STUDIES:
-        files[f"{study}__notes"] = f"results/{study}/survey/notes.txt"
-        files[f"{study}__prompt_notes"] = f"results/{study}/prompts_notes.txt"
-        for model in MODELS:
-            files[f"{study}__invalid__{model}"] = f"results/{study}/distributions/{model}.invalid.parquet"
-            files[f"{study}__responses__{model}"] = f"results/{study}/responses/{model}.parquet"
-        for a in analyses(study):
-            files[f"{study}__stats__{a}"] = f"results/{study}/stats/{a}.csv"
-        if study in DIST_STUDIES:
-            files[f"{study}__alignment"] = f"results/{study}/alignment.parquet"
-        else:
-            files[f"{study}__correlations"] = f"results/{study}/hofstede/correlations.csv"
-    return files
-
-
 rule summary:
     input:
         unpack(summary_inputs),
