@@ -18,8 +18,8 @@ COUNTRIES = "[US,JP,DE,BR,NL,GB,MX,KE,AR]"
 pytestmark = pytest.mark.e2e
 
 
-def snakemake(workdir, *args, check=True):
-    cmd = [SNAKEMAKE, "--cores", "2", "--config", f"countries={COUNTRIES}", "--config", "paraphrases=1", *args]
+def snakemake(workdir, *args, config=(), check=True):
+    cmd = [SNAKEMAKE, "--cores", "2", *args, "--config", f"countries={COUNTRIES}", "paraphrases=1", *config]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
@@ -29,7 +29,7 @@ def snakemake(workdir, *args, check=True):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
-    for name in ("Snakefile", "workflow", "config", "resources", "src"):
+    for name in ("Snakefile", "workflow", "config", "envs", "resources", "src"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
     snakemake(work)
@@ -61,6 +61,8 @@ def test_uniform_alignment_equals_value_from_the_survey(run):
     a = pd.read_parquet(run / "results/goqa/alignment.parquet")
     uniform = a[a.model == "uniform"].set_index(["item_id", "country", "condition", "prompt_lang"])
     targets = pd.read_parquet(run / "results/goqa/survey/targets.parquet")
+    targets = targets[targets.country.isin(COUNTRIES.strip("[]").split(","))]
+    assert targets.groupby(["item_id", "country"]).ngroups > 50
     for (item, country), grp in targets.groupby(["item_id", "country"]):
         q = grp.sort_values("option_index")["share"].to_numpy()
         expected = 1 - jensenshannon(np.full(len(q), 1 / len(q)), q, base=2)
@@ -86,16 +88,16 @@ def test_second_run_does_nothing(run):
 
 def test_rerun_never_requests_a_stored_response(run):
     shutil.rmtree(run / "results/wvs_stance/responses")
-    snakemake(run, "--config", "studies=[wvs_stance]", "--forcerun", "query_model")
+    snakemake(run, "--forcerun", "query_model", config=["studies=[wvs_stance]"])
     log = (run / "logs/wvs_stance/query_model/oracle.log").read_text()
     assert " 0 sent," in log, log
 
 
 def test_bad_config_fails_before_any_job_naming_the_key(run):
-    proc = snakemake(run, "--config", "models=[uniform,nope]", check=False)
+    proc = snakemake(run, config=["models=[uniform,nope]"], check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "models[1]" in out and "nope" in out
     assert "Traceback" not in out
-    proc = snakemake(run, "--config", "option_orders=[sideways]", check=False)
+    proc = snakemake(run, config=["option_orders=[sideways]"], check=False)
     assert proc.returncode != 0 and "sideways" in proc.stdout + proc.stderr

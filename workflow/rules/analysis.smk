@@ -8,6 +8,7 @@ rule alignment:
     params:
         models=MODELS,
         baselines=BASELINES,
+        countries=config["countries"],
     log:
         "logs/{study}/alignment.log",
     conda:
@@ -28,6 +29,7 @@ rule hofstede:
         models=MODELS,
         baselines=BASELINES,
         conditions=selected_conditions(),
+        countries=config["countries"],
     log:
         "logs/{study}/hofstede.log",
     conda:

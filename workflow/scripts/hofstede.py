@@ -11,6 +11,8 @@ GROUP = ["model", "condition", "prompt_lang", "country"]
 def main(sm):
     dist = pd.concat([pd.read_parquet(p) for p in sm.input.distributions], ignore_index=True)
     scores = pd.read_parquet(sm.input.scores)
+    if sm.params.countries:
+        scores = scores[scores["country"].isin(sm.params.countries)]
     # mean answer (1..5) per prompt, then averaged over paraphrases and option orders
     dist["weighted"] = dist["prob"] * (dist["option_index"] + 1)
     per_prompt = dist.groupby(GROUP + ["item_id", "paraphrase", "option_order"], as_index=False)["weighted"].sum()
