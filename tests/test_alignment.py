@@ -36,6 +36,7 @@ def test_cell_metrics_by_hand():
     # the two variants are disjoint: JS distance 1
     assert cell.spread_jsd == pytest.approx(1.0)
     assert cell.n_variants == 2 and bool(cell.native) is True
+    assert list(cell.model_dist) == pytest.approx([0.5, 0.5]) and list(cell.survey_dist) == pytest.approx([0.5, 0.5])
 
 
 def test_default_prompting_is_compared_with_every_country():

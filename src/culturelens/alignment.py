@@ -18,7 +18,8 @@ from . import countries, metrics
 CELL = ["model", "item_id", "country", "condition", "prompt_lang"]
 VARIANT = ["paraphrase", "option_order"]
 COLUMNS = CELL + ["study", "item_lang", "is_baseline", "native", "scale", "n_options", "n_variants",
-                  "js_sim", "emd_sim", "tv", "top1", "js_sim_min", "js_sim_max", "spread_jsd"]
+                  "js_sim", "emd_sim", "tv", "top1", "js_sim_min", "js_sim_max", "spread_jsd",
+                  "model_dist", "survey_dist"]
 
 
 def target_vectors(targets: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
@@ -82,5 +83,6 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
             **metrics.alignment_scores(p, q, ordinal=ordinal),
             "js_sim_min": min(per_variant), "js_sim_max": max(per_variant),
             "spread_jsd": metrics.mean_pairwise_js_distance(vecs),
+            "model_dist": p.tolist(), "survey_dist": q.tolist(),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
