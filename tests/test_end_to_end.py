@@ -89,8 +89,8 @@ def test_second_run_does_nothing(run):
 def test_rerun_never_requests_a_stored_response(run):
     shutil.rmtree(run / "results/wvs_stance/responses")
     snakemake(run, "--forcerun", "query_model", config=["studies=[wvs_stance]"])
-    log = (run / "logs/wvs_stance/query_model/oracle.log").read_text()
-    assert " 0 sent," in log, log
+    log = (run / "logs/query_model/oracle.log").read_text()
+    assert "sent 0 (" in log, log
 
 
 def test_bad_config_fails_before_any_job_naming_the_key(run):

@@ -19,7 +19,8 @@ def para(lang, i):
     }
 
 
-TEMPLATES = {lang: Template(lang, {"method": "test"}, "Answer:", (para(lang, 1), para(lang, 2), para(lang, 3)), lang)
+TEMPLATES = {lang: Template(lang, {"method": "test"}, "Answer:", (para(lang, 1), para(lang, 2), para(lang, 3)), lang,
+                            "Give JSON like {example}.")
              for lang in ("en", "de")}
 ITEMS = pd.DataFrame([
     {"item_id": "q1", "lang": "en", "question": "Q1?", "options": ["a", "b", "c"], "scale": "ordinal"},
@@ -98,3 +99,11 @@ def test_stance_items_use_template_options():
 def test_paraphrase_count(n):
     table, _ = render(conditions={"default": {"persona": False, "languages": ["en"]}}, paraphrases=n)
     assert table.template_id.nunique() == n
+
+
+def test_verbalized_variant_asks_for_json_over_the_same_labels():
+    table, _ = render(conditions={"default": {"persona": False, "languages": ["en"]}}, paraphrases=1)
+    row = table[table.item_id == "q1"].iloc[0]
+    text = json.loads(row.messages_verbalized)[-1]["content"]
+    assert text.endswith('Give JSON like {"A": 0.33, "B": 0.33, "C": 0.33}.')
+    assert "Answer with the letter" not in text and "A. a" in text

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from culturelens import backends, elicit, engine
+from culturelens.backends import Fatal
 from culturelens.store import ResponseStore
 
 TARGETS = pd.DataFrame([
@@ -84,20 +85,23 @@ def test_engine_never_asks_twice(tmp_path):
     original = b.answer
     b.answer = lambda req: calls.append(req) or original(req)
     with ResponseStore(tmp_path, "o") as store:
-        first, counts = engine.run(rows, b, store)
-    assert counts["sent"] == 3 and len(calls) == 3
+        first, stats = engine.run(rows, b, store)
+    assert stats.sent == 3 and len(calls) == 3
     with ResponseStore(tmp_path, "o") as store:
-        second, counts = engine.run(rows, b, store)
-    assert counts["sent"] == 0 and counts["cached"] == 3 and len(calls) == 3
+        second, stats = engine.run(rows, b, store)
+    assert stats.sent == 0 and stats.cached == 3 and len(calls) == 3
     assert first["payload"].tolist() == second["payload"].tolist()
 
 
 def test_engine_records_failures(tmp_path):
     spec = {"provider": "reference", "respondent": "uniform", "elicitation": LOGPROBS}
     b = backends.make("u", spec, targets=TARGETS)
-    b.answer = lambda req: (_ for _ in ()).throw(TimeoutError("took too long"))
+    async def fails(request, timeout):
+        raise Fatal("bad_request", "HTTP 400: no such option")
+
+    b.send = fails
     with ResponseStore(tmp_path, "u") as store:
-        responses, counts = engine.run(pd.DataFrame([prompt("US")]), b, store)
-    assert counts["failed"] == 1
-    assert responses.iloc[0]["error"] == "TimeoutError: took too long"
+        responses, stats = engine.run(pd.DataFrame([prompt("US")]), b, store)
+    assert stats.failed == {"bad_request": 1}
+    assert responses.iloc[0]["error"] == "HTTP 400: no such option"
     assert ResponseStore(tmp_path, "u").failures(responses.iloc[0]["key"]) == 1

@@ -208,11 +208,13 @@ def test_template_files_are_exactly_the_expected_languages():
 def test_template_top_level(templates, lang):
     t = templates[lang]
     assert isinstance(t, dict)
-    assert set(t) == {"language", "provenance", "answer_cue", "paraphrases"}
+    assert set(t) == {"language", "provenance", "answer_cue", "verbalized_instruction", "paraphrases"}
     assert t["language"] == lang
     assert isinstance(t["answer_cue"], str) and t["answer_cue"].strip()
     assert placeholders(t["answer_cue"]) == set()
     assert_script(lang, t["answer_cue"], f"{lang}.answer_cue")
+    assert placeholders(t["verbalized_instruction"]) == {"example"} and "JSON" in t["verbalized_instruction"]
+    assert_script(lang, t["verbalized_instruction"].replace("JSON", ""), f"{lang}.verbalized_instruction")
 
 
 @pytest.mark.parametrize("lang", TEMPLATE_LANGS)

@@ -35,3 +35,13 @@ def digest(obj) -> str:
     """Stable short hash of a JSON-serialisable object (provenance of configs and specs)."""
     blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def check_models(config: dict, file: str = CONFIG_FILE) -> None:
+    """Selected API models: keys in the environment and the elicitation method supported."""
+    for name in config["models"]:
+        spec = config["catalog"]["models"][name]
+        if spec["provider"] == "litellm" and spec.get("client", "litellm") == "litellm":
+            from .backends.litellm_backend import LiteLLMBackend
+
+            LiteLLMBackend(name, spec).check(file)

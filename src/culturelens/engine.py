@@ -1,53 +1,199 @@
-"""Runs one model over a prompt table through the response store.
+"""The request engine: runs one model over a prompt table through the response store.
 
-Store lookup before sending (identical requests are answered once, across studies, shards and
-reruns); every response is written the moment it arrives; failures are recorded with their
-message and reported, never dropped.
+- Store lookup before sending: identical requests (across studies, shards, reruns) are sent once.
+- asyncio workers, at most `max_concurrency` requests in flight, token buckets for requests and
+  tokens per minute, retries with capped exponential backoff and jitter on 429 / 5xx / timeouts /
+  connection errors (a Retry-After pauses the whole model), a cap on attempts per request and on
+  the job's total time.
+- Every response is written to the store the moment it arrives; failures are recorded with the
+  provider's message and their kind, and reported, never dropped.
+- Requests are sent in the order of their text so prompts sharing a persona prefix run together
+  (prefix caching on vLLM).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .backends import Backend
+from .backends import Fatal, Retryable
+from .limits import Limits, RateLimiter, backoff_delay
 from .store import ResponseStore, request_key
 
 log = logging.getLogger(__name__)
 
-RESPONSE_COLUMNS = ["prompt_id", "condition", "country", "key", "status", "cached", "error",
-                    "latency_s", "cost_usd", "payload"]
+RESPONSE_COLUMNS = ["prompt_id", "condition", "country", "key", "status", "cached", "error", "error_kind",
+                    "attempts", "latency_s", "cost_usd", "payload"]
 
 
-def run(prompts: pd.DataFrame, backend: Backend, store: ResponseStore) -> tuple[pd.DataFrame, Counter]:
-    """Answer every prompt row; returns (responses table, counts by outcome)."""
-    rows, counts = [], Counter()
-    answered: dict[str, dict] = {}
+@dataclass
+class RunStats:
+    model: str
+    prompt_rows: int = 0
+    unique_requests: int = 0
+    sent: int = 0
+    cached: int = 0
+    ok: int = 0
+    abstained: int = 0
+    failed: Counter = field(default_factory=Counter)   # kind → count
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """The final per-model line."""
+        failures = ", ".join(f"{n} {k}" for k, n in sorted(self.failed.items())) or "none"
+        return (f"{self.model}: {self.unique_requests} distinct requests for {self.prompt_rows} prompt rows; "
+                f"sent {self.sent} ({self.attempts} attempts), {self.cached} from the store; "
+                f"ok {self.ok}, abstained {self.abstained}, failed {sum(self.failed.values())} ({failures}); "
+                f"tokens {self.prompt_tokens} in / {self.completion_tokens} out; cost ${self.cost_usd:.4f}; "
+                f"{self.seconds:.1f} s")
+
+
+class Progress:
+    """A progress bar per inference job: done / cached / failed, rate, ETA, cost so far."""
+
+    def __init__(self, model: str, total: int, cached: int, enabled: bool):
+        self.bar = None
+        if enabled and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=cached, desc=model, unit="req", file=sys.__stderr__,
+                            mininterval=0.5, dynamic_ncols=True, smoothing=0.05)
+        self.cached, self.failed, self.cost = cached, 0, 0.0
+
+    def update(self, failed: bool, cost: float) -> None:
+        self.failed += failed
+        self.cost += cost
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"cached {self.cached} failed {self.failed} ${self.cost:.4f}", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def plan(prompts: pd.DataFrame, backend) -> tuple[list[str], dict[str, dict]]:
+    """Per prompt row its store key, and the distinct requests by key."""
+    keys, requests = [], {}
     for prompt in prompts.to_dict("records"):
         request = backend.request(prompt)
         key = request_key(backend.identity, request)
-        record = answered.get(key) or store.get(key)
-        cached = record is not None
-        if record is None:
-            started = time.perf_counter()
+        keys.append(key)
+        requests.setdefault(key, request)
+    return keys, requests
+
+
+async def _send_one(key: str, request: dict, backend, limits: Limits, limiter: RateLimiter,
+                    deadline: float) -> dict:
+    """All attempts at one request; returns the store record (status ok, abstained or failed)."""
+    estimate = backend.estimate_tokens(request)
+    errors: list[str] = []
+    attempt = 0
+    started = time.perf_counter()
+    while True:
+        attempt += 1
+        if time.monotonic() > deadline:
+            return _failure(key, request, backend, "deadline", "the job's max_total_s ran out", attempt - 1, errors, started)
+        await limiter.acquire(estimate)
+        try:
+            result = await backend.send(request, limits.timeout_s)
+        except Fatal as err:
+            return _failure(key, request, backend, err.kind, str(err), attempt, errors, started)
+        except Retryable as err:
+            errors.append(f"{err.kind}: {err}")
+            if err.kind == "rate_limit" and err.retry_after:
+                limiter.pause(err.retry_after)
+            delay = backoff_delay(attempt, limits, err.retry_after)
+            if attempt >= limits.max_attempts or time.monotonic() + delay > deadline:
+                return _failure(key, request, backend, err.kind, str(err), attempt, errors, started)
+            await asyncio.sleep(delay)
+            continue
+        usage = result.get("usage") or {}
+        limiter.settle(estimate, usage.get("total_tokens"))
+        return {"key": key, "model": backend.name, "identity": backend.identity, "request": request,
+                "status": result.get("status", "ok"), "payload": result.get("payload"),
+                "error": result.get("error"), "error_kind": None, "attempts": attempt,
+                "attempt_errors": errors, "usage": usage, "cost_usd": float(result.get("cost_usd") or 0.0),
+                "latency_s": time.perf_counter() - started}
+
+
+def _failure(key, request, backend, kind, message, attempts, errors, started) -> dict:
+    return {"key": key, "model": backend.name, "identity": backend.identity, "request": request,
+            "status": "failed", "payload": None, "error": message, "error_kind": kind, "attempts": attempts,
+            "attempt_errors": errors, "usage": {}, "cost_usd": 0.0, "latency_s": time.perf_counter() - started}
+
+
+async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore, limits: Limits | None = None,
+                    progress: bool = False) -> tuple[pd.DataFrame, RunStats]:
+    """Answer every prompt row (see module docstring); returns (responses table, stats)."""
+    limits = limits or Limits()
+    t0 = time.perf_counter()
+    keys, requests = plan(prompts, backend)
+    stats = RunStats(backend.name, prompt_rows=len(prompts), unique_requests=len(requests))
+    todo = sorted((k for k in requests if k not in store), key=lambda k: json.dumps(requests[k].get("messages")))
+    stats.cached = len(requests) - len(todo)
+    bar = Progress(backend.name, len(requests), stats.cached, progress)
+    limiter = RateLimiter(limits)
+    deadline = time.monotonic() + limits.max_total_s
+    queue: asyncio.Queue = asyncio.Queue()
+    for key in todo:
+        queue.put_nowait(key)
+    fresh: dict[str, dict] = {}
+
+    async def worker() -> None:
+        while True:
             try:
-                result = backend.answer(request)
-            except Exception as err:  # noqa: BLE001 — recorded, counted and reported, not swallowed
-                result = {"status": "failed", "payload": None, "error": f"{type(err).__name__}: {err}"}
-            record = {"key": key, "model": backend.name, "identity": backend.identity, "request": request,
-                      "latency_s": time.perf_counter() - started, **result}
+                key = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            record = await _send_one(key, requests[key], backend, limits, limiter, deadline)
             store.put(record)
-        answered[key] = record
-        counts["cached" if cached else "sent"] += 1
-        counts[record["status"]] += 1
-        rows.append({
-            "prompt_id": prompt["prompt_id"], "condition": prompt["condition"], "country": prompt["country"],
-            "key": key, "status": record["status"], "cached": cached, "error": record.get("error"),
-            "latency_s": record.get("latency_s"), "cost_usd": record.get("cost_usd", 0.0),
-            "payload": json.dumps(record.get("payload"), ensure_ascii=False),
-        })
-    return pd.DataFrame(rows, columns=RESPONSE_COLUMNS), counts
+            fresh[key] = record
+            bar.update(record["status"] == "failed", record["cost_usd"])
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(max(1, min(limits.max_concurrency, len(todo))))))
+    finally:
+        bar.close()
+        await backend.aclose()
+    for record in fresh.values():
+        stats.sent += record["status"] != "failed" or record["attempts"] > 0
+        stats.attempts += record["attempts"]
+        usage = record.get("usage") or {}
+        stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+        stats.completion_tokens += int(usage.get("completion_tokens") or 0)
+        stats.cost_usd += record["cost_usd"]
+    rows = []
+    for prompt, key in zip(prompts[["prompt_id", "condition", "country"]].to_dict("records"), keys):
+        record = fresh.get(key) or store.get(key) or {"status": "failed", "error": "not answered"}
+        rows.append({**prompt, "key": key, "status": record["status"], "cached": key not in fresh,
+                     "error": record.get("error"), "error_kind": record.get("error_kind"),
+                     "attempts": record.get("attempts", 0), "latency_s": record.get("latency_s"),
+                     "cost_usd": record.get("cost_usd", 0.0) if key in fresh else 0.0,
+                     "payload": json.dumps(record.get("payload"), ensure_ascii=False)})
+    for key in requests:
+        status = (fresh.get(key) or store.get(key) or {"status": "failed"})["status"]
+        if status == "failed":
+            stats.failed[(fresh.get(key) or {}).get("error_kind") or "unknown"] += 1
+        elif status == "abstained":
+            stats.abstained += 1
+        else:
+            stats.ok += 1
+    stats.seconds = time.perf_counter() - t0
+    return pd.DataFrame(rows, columns=RESPONSE_COLUMNS), stats
+
+
+def run(prompts: pd.DataFrame, backend, store: ResponseStore, limits: Limits | None = None,
+        progress: bool = False) -> tuple[pd.DataFrame, RunStats]:
+    return asyncio.run(run_async(prompts, backend, store, limits, progress))

@@ -76,12 +76,18 @@ def render_one(template: Template, para: Mapping, item: Mapping, persona: str, p
     persona_text = ""
     if persona != NO_PERSONA:
         persona_text = para["persona"].format(country=countries.name(persona, prompt_lang)) + "\n\n"
-    user = para["user"].format(persona=persona_text, question=question, options=options_block,
-                               instruction=para["instruction"])
-    user = f"{user.rstrip()}\n{template.answer_cue}"
-    messages = ([{"role": "system", "content": para["system"]}] if para["system"] else [])
-    messages.append({"role": "user", "content": user})
-    return {"messages": messages, "labels": labels, "shown_options": shown}
+    system = [{"role": "system", "content": para["system"]}] if para["system"] else []
+
+    def user(instruction: str, cue: str) -> list[dict]:
+        text = para["user"].format(persona=persona_text, question=question, options=options_block,
+                                   instruction=instruction).rstrip()
+        return system + [{"role": "user", "content": f"{text}\n{cue}" if cue else text}]
+
+    # the verbalised variant asks for a JSON probability per label instead of one letter
+    example = json.dumps({lab: round(1 / len(labels), 2) for lab in labels})
+    verbal = template.verbalized_instruction.replace("{example}", example)
+    return {"messages": user(para["instruction"], template.answer_cue), "labels": labels, "shown_options": shown,
+            "messages_verbalized": user(verbal, "")}
 
 
 def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str, stance: bool,
@@ -123,6 +129,7 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
                             "country": country, "template_id": para["id"], "paraphrase": p_index,
                             "option_order": order, "shown_options": r["shown_options"],
                             "labels": r["labels"], "messages": json.dumps(r["messages"], ensure_ascii=False),
+                            "messages_verbalized": json.dumps(r["messages_verbalized"], ensure_ascii=False),
                             "prompt_id": prompt_id(r["messages"], r["labels"], r["shown_options"]),
                             "template_sha": template.sha, "survey_sha": survey_sha,
                         })
@@ -133,5 +140,5 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
         )
     columns = ["study", "item_id", "item_lang", "prompt_lang", "condition", "persona", "country",
                "template_id", "paraphrase", "option_order", "shown_options", "labels", "messages",
-               "prompt_id", "template_sha", "survey_sha"]
+               "messages_verbalized", "prompt_id", "template_sha", "survey_sha"]
     return pd.DataFrame(rows, columns=columns), notes

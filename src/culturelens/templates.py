@@ -33,6 +33,7 @@ class Template:
     answer_cue: str
     paraphrases: tuple[dict, ...]
     sha: str
+    verbalized_instruction: str = ""
 
 
 def load(path: Path) -> Template:
@@ -44,11 +45,13 @@ def load(path: Path) -> Template:
         raise InputError(path, "(file)", "a readable YAML file", str(err)) from None
     if not isinstance(data, dict):
         raise InputError(path, "(top level)", "a mapping")
-    for key in ("language", "provenance", "answer_cue", "paraphrases"):
+    for key in ("language", "provenance", "answer_cue", "verbalized_instruction", "paraphrases"):
         if key not in data:
             raise InputError(path, key, "a value (missing)")
     if data["language"] != path.stem:
         raise InputError(path, "language", f"'{path.stem}' (the file name)", data["language"])
+    if "{example}" not in data["verbalized_instruction"]:
+        raise InputError(path, "verbalized_instruction", "text containing {example}", data["verbalized_instruction"])
     paraphrases = data["paraphrases"]
     if not isinstance(paraphrases, list) or not paraphrases:
         raise InputError(path, "paraphrases", "a non-empty list")
@@ -61,7 +64,8 @@ def load(path: Path) -> Template:
                     raise InputError(path, f"paraphrases[{i}].{field}", f"text containing {ph}", para[field])
         if not (isinstance(para["stance_options"], list) and len(para["stance_options"]) == 2):
             raise InputError(path, f"paraphrases[{i}].stance_options", "two options: agree, disagree")
-    return Template(data["language"], data["provenance"], data["answer_cue"], tuple(paraphrases), digest(data))
+    return Template(data["language"], data["provenance"], data["answer_cue"], tuple(paraphrases), digest(data),
+                    data["verbalized_instruction"])
 
 
 def load_dir(directory: Path, languages=None) -> dict[str, Template]:

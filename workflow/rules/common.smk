@@ -6,18 +6,23 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from culturelens.config import check, digest, study_kind  # noqa: E402
+from culturelens.config import check, check_models, digest, study_kind  # noqa: E402
 from culturelens.errors import InputError  # noqa: E402
 
 validate(config, "../schemas/config.schema.yaml")
 try:
     check(config)
+    check_models(config)  # API keys present, methods supported: before any request is sent
 except InputError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
 STUDIES = list(config["studies"])
 MODELS = list(config["models"])
 BASELINES = [m for m in MODELS if config["catalog"]["models"][m]["provider"] == "reference"]
+VLLM_MODELS = [m for m in MODELS if config["catalog"]["models"][m]["provider"] == "vllm"]
+# regexes for the two inference rules ("(?!)" matches nothing when a list is empty)
+VLLM_PATTERN = "|".join(VLLM_MODELS) or "(?!)"
+API_OR_REFERENCE_PATTERN = "|".join(m for m in MODELS if m not in VLLM_MODELS) or "(?!)"
 DIST_STUDIES = [s for s in STUDIES if study_kind(config, s) == "distributions"]
 SCORE_STUDIES = [s for s in STUDIES if study_kind(config, s) == "scores"]
 

@@ -1,17 +1,46 @@
+# One job per model over every study: identical requests are sent once, a vLLM model is loaded
+# once per run, and the store is written continuously.
+
+
 rule query_model:
     input:
-        prompts="results/{study}/prompts.parquet",
-        targets="results/{study}/survey/targets.parquet",
+        prompts=expand("results/{study}/prompts.parquet", study=STUDIES),
+        targets=expand("results/{study}/survey/targets.parquet", study=STUDIES),
     output:
-        responses="results/{study}/responses/{model}.parquet",
+        responses=expand("results/{study}/responses/{{model}}.parquet", study=STUDIES),
+    wildcard_constraints:
+        model=API_OR_REFERENCE_PATTERN,
     params:
         spec=model_spec,
-        study_spec=study_spec,
+        studies=STUDIES,
         store=config["store"],
     log:
-        "logs/{study}/query_model/{model}.log",
+        "logs/query_model/{model}.log",
     conda:
         "../../envs/core.yaml"
+    script:
+        "../scripts/query_model.py"
+
+
+rule query_vllm:
+    input:
+        prompts=expand("results/{study}/prompts.parquet", study=STUDIES),
+        targets=expand("results/{study}/survey/targets.parquet", study=STUDIES),
+    output:
+        responses=expand("results/{study}/responses/{{model}}.parquet", study=STUDIES),
+    wildcard_constraints:
+        model=VLLM_PATTERN,
+    params:
+        spec=model_spec,
+        studies=STUDIES,
+        store=config["store"],
+    resources:
+        gpu=lambda wc: model_spec(wc).get("serve", {}).get("tensor_parallel_size", 1),
+        runtime=lambda wc: int(model_spec(wc).get("limits", {}).get("max_total_s", 6 * 3600) / 60) + 30,
+    log:
+        "logs/query_model/{model}.log",
+    conda:
+        "../../envs/vllm.yaml"
     script:
         "../scripts/query_model.py"
 

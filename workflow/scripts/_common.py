@@ -11,6 +11,8 @@ if str(SRC) not in sys.path:
 
 from culturelens.errors import InputError  # noqa: E402
 
+CONSOLE = sys.__stderr__  # the terminal, for progress bars and final lines (stderr goes to the log)
+
 
 def run(snakemake, main) -> None:
     log_path = Path(snakemake.log[0])

@@ -1,23 +1,46 @@
+"""One model over every study's prompts (see workflow/rules/inference.smk)."""
+
+import contextlib
 import logging
 
 import pandas as pd
 
 import _common
 from culturelens import backends, engine
+from culturelens.limits import Limits
 from culturelens.store import ResponseStore
 
 
 def main(sm):
-    prompts = pd.read_parquet(sm.input.prompts)
-    targets = pd.read_parquet(sm.input.targets)
-    model = sm.wildcards.model
-    backend = backends.make(model, sm.params.spec, targets=targets)
-    with ResponseStore(sm.params.store, model) as store:
-        responses, counts = engine.run(prompts, backend, store)
-    logging.info("%s on %s: %d prompt rows, %d sent, %d from the store, %d ok, %d abstained, %d failed",
-                 model, sm.wildcards.study, len(prompts), counts["sent"], counts["cached"], counts["ok"],
-                 counts["abstained"], counts["failed"])
-    responses.to_parquet(sm.output.responses)
+    model, spec = sm.wildcards.model, sm.params.spec
+    studies = list(sm.params.studies)
+    prompts = {s: pd.read_parquet(p) for s, p in zip(studies, sm.input.prompts)}
+    limits = Limits.from_config(spec.get("limits"))
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(ResponseStore(sm.params.store, model))
+        if spec["provider"] == "reference":  # answers depend on each study's survey: one backend per study
+            results = {}
+            for study, path in zip(studies, sm.input.targets):
+                backend = backends.make(model, spec, targets=pd.read_parquet(path))
+                results[study], stats = engine.run(prompts[study], backend, store, limits)
+                logging.info("%s: %s", study, stats.line())
+        else:
+            api_base = None
+            if spec["provider"] == "vllm":
+                from culturelens.vllm_server import VLLMServer, settings_from_config
+
+                server = stack.enter_context(VLLMServer(settings_from_config(spec, log_path=f"{sm.log[0]}.server")))
+                api_base = server.url
+            backend = backends.make(model, spec, api_base=api_base)
+            table = pd.concat([df.assign(_study=s) for s, df in prompts.items()], ignore_index=True)
+            responses, stats = engine.run(table, backend, store, limits, progress=True)
+            logging.info("%s", stats.line())
+            print(stats.line(), file=_common.CONSOLE)
+            results = {s: responses[(table["_study"] == s).to_numpy()] for s in studies}
+            if spec["provider"] == "vllm":
+                server.check_alive()  # a server that died mid-run fails the job (the store keeps what arrived)
+    for study, path in zip(studies, sm.output.responses):
+        results[study].to_parquet(path)
 
 
 _common.run(snakemake, main)  # noqa: F821

@@ -1,13 +1,30 @@
 """Model backends: one small interface, one class per provider.
 
-A backend turns a prompt row into a JSON request (what the store hashes) and a request into a
-response record. Caching, retries and bookkeeping belong to `culturelens.engine`, not to backends.
+A backend turns a prompt row into a JSON request (what the store hashes) and sends a request,
+returning an OpenAI-style chat completion dict. It raises `Retryable` or `Fatal` for failures;
+caching, concurrency, rate limits, retries and bookkeeping belong to `culturelens.engine`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Protocol
+
+
+class Retryable(Exception):
+    """A failure worth retrying (429, 5xx, timeout, dropped connection, unreadable body)."""
+
+    def __init__(self, kind: str, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.kind, self.retry_after = kind, retry_after
+
+
+class Fatal(Exception):
+    """A failure that retrying will not fix (bad request, authentication, content policy)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
 
 
 class Backend(Protocol):
@@ -18,14 +35,29 @@ class Backend(Protocol):
     def request(self, prompt: Mapping) -> dict:
         """The JSON request for one prompt row: everything the answer may depend on."""
 
-    def answer(self, request: dict) -> dict:
-        """Send one request; return {status, payload, error, usage, cost_usd}."""
+    async def send(self, request: dict, timeout: float) -> dict:
+        """Send one request; return {payload, usage, cost_usd} or raise Retryable / Fatal."""
+
+    def estimate_tokens(self, request: dict) -> int:
+        """Tokens the request will use (for the tokens-per-minute bucket)."""
+
+    async def aclose(self) -> None:
+        ...
 
 
 def make(name: str, spec: Mapping, **context) -> Backend:
     """Build the backend a model entry of the config asks for."""
-    if spec["provider"] == "reference":
+    provider = spec["provider"]
+    if provider == "reference":
         from .reference import ReferenceRespondent
 
         return ReferenceRespondent(name, spec, **context)
-    raise ValueError(f"model '{name}': unknown provider '{spec['provider']}'")
+    if provider == "litellm" and spec.get("client", "litellm") == "litellm":
+        from .litellm_backend import LiteLLMBackend
+
+        return LiteLLMBackend(name, spec, **context)
+    if provider in ("litellm", "vllm"):
+        from .http import OpenAICompatibleBackend
+
+        return OpenAICompatibleBackend(name, spec, **context)
+    raise ValueError(f"model '{name}': unknown provider '{provider}'")

@@ -69,6 +69,15 @@ class ReferenceRespondent:
         n = int(n) if n == n and n > 0 else int(self.spec.get("n", 1000))
         return rng.multinomial(n, probs) / n
 
+    def estimate_tokens(self, request: dict) -> int:
+        return 0
+
+    async def send(self, request: dict, timeout: float) -> dict:
+        return self.answer(request)
+
+    async def aclose(self) -> None:
+        return None
+
     def answer(self, request: dict) -> dict:
         labels, shown = request["labels"], request["shown_options"]
         seed_src = f"{self.spec.get('seed', 0)}|{json.dumps(request, sort_keys=True)}"

@@ -1,0 +1,111 @@
+"""API models (OpenAI, Anthropic, Gemini, Mistral, Together, …) and OpenAI-compatible endpoints
+through litellm. Keys come only from the environment (litellm's usual variables)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from ..errors import InputError
+from . import Fatal, Retryable
+from .chat import chat_request, elicitation_params, estimate_tokens
+from .http import retry_after_seconds
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: use the price map litellm ships
+
+
+def _litellm():
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LiteLLMBackend:
+    def __init__(self, name: str, spec: Mapping, **_):
+        self.name = name
+        self.spec = dict(spec)
+        self.model = spec["model"]
+        self.elicitation = elicitation_params(spec["elicitation"])
+        self.api_base = spec.get("api_base")
+        key_env = spec.get("api_key_env")
+        self.api_key = os.environ.get(key_env) if key_env else None
+        self.identity = {"provider": "litellm", "model": self.model, "revision": spec.get("revision")}
+        self.litellm = _litellm()
+
+    def check(self, file: str = "config/config.yaml") -> None:
+        """Before any request: the key is in the environment and the provider can do the method."""
+        where = f"catalog.models.{self.name}"
+        key_env = self.spec.get("api_key_env")
+        if key_env and not os.environ.get(key_env):
+            raise InputError(file, f"{where}.api_key_env", f"the environment variable {key_env} to be set")
+        if not self.api_base and not key_env:
+            env = self.litellm.validate_environment(model=self.model)
+            if not env.get("keys_in_environment", True):
+                missing = ", ".join(env.get("missing_keys") or [])
+                raise InputError(file, f"{where}.model", f"the API key variable(s) {missing} to be set for "
+                                 f"'{self.model}' (keys come only from the environment)")
+        if self.elicitation["method"] == "logprobs":
+            model, provider, *_ = self.litellm.get_llm_provider(self.model, api_base=self.api_base)
+            params = self.litellm.get_supported_openai_params(model=model, custom_llm_provider=provider) or []
+            if "logprobs" not in params:
+                raise InputError(file, f"{where}.elicitation.method",
+                                 f"a method the provider supports: {provider} returns no log-probabilities "
+                                 f"(use sample or verbalized)", "logprobs")
+
+    def request(self, prompt: Mapping) -> dict:
+        return chat_request(self.model, prompt, self.elicitation)
+
+    def estimate_tokens(self, request: dict) -> int:
+        return estimate_tokens(request)
+
+    async def send(self, request: dict, timeout: float) -> dict:
+        litellm = self.litellm
+        body = {k: v for k, v in request.items() if k != "model"}
+        extra = {"api_base": self.api_base} if self.api_base else {}
+        if self.api_key:
+            extra["api_key"] = self.api_key
+        elif self.api_base:
+            extra["api_key"] = "none"  # local servers ignore it; the SDK insists on one
+        try:
+            response = await litellm.acompletion(model=self.model, timeout=timeout, num_retries=0,
+                                                 max_retries=0, **body, **extra)
+        except (litellm.RateLimitError,) as err:
+            raise Retryable("rate_limit", _message(err), _retry_after(err)) from None
+        except litellm.Timeout as err:
+            raise Retryable("timeout", _message(err)) from None
+        except (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError) as err:
+            raise Retryable("server_error", _message(err), _retry_after(err)) from None
+        except (litellm.AuthenticationError, litellm.PermissionDeniedError) as err:
+            raise Fatal("auth", _message(err)) from None
+        except (litellm.BadRequestError, litellm.NotFoundError, litellm.UnprocessableEntityError,
+                litellm.ContentPolicyViolationError, litellm.ContextWindowExceededError) as err:
+            raise Fatal("bad_request", _message(err)) from None
+        except litellm.APIConnectionError as err:
+            raise Retryable("connection", _message(err)) from None
+        except litellm.APIError as err:
+            if getattr(err, "status_code", 500) >= 500:
+                raise Retryable("server_error", _message(err)) from None
+            raise Fatal("bad_request", _message(err)) from None
+        payload = response.model_dump()
+        cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+        return {"payload": payload, "usage": payload.get("usage"), "cost_usd": float(cost or 0.0)}
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _message(err: Exception) -> str:
+    return f"{type(err).__name__}: {getattr(err, 'message', None) or err}"[:500]
+
+
+def _retry_after(err: Exception) -> float | None:
+    for source in (getattr(err, "litellm_response_headers", None), getattr(getattr(err, "response", None), "headers", None)):
+        if source is not None:
+            try:
+                value = source.get("retry-after") or source.get("Retry-After")
+            except AttributeError:
+                continue
+            if value is not None:
+                return retry_after_seconds(value)
+    return None
