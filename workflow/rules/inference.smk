@@ -60,3 +60,24 @@ rule distributions:
         "../../envs/core.yaml"
     script:
         "../scripts/distributions.py"
+
+
+rule preview:
+    """Per model: prompts not yet in the store, their tokens and estimated cost. Sends nothing.
+    Run with `snakemake preview --cores 1`; the table is printed and written to results/preview.tsv."""
+    input:
+        prompts=expand("results/{study}/prompts.parquet", study=STUDIES),
+        targets=expand("results/{study}/survey/targets.parquet", study=STUDIES),
+    output:
+        "results/preview.tsv",
+    params:
+        studies=STUDIES,
+        models=MODELS,
+        catalog=config["catalog"]["models"],
+        store=config["store"],
+    log:
+        "logs/preview.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/preview.py"
