@@ -163,7 +163,18 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore, limits
             bar.update(record["status"] == "failed", record["cost_usd"])
 
     try:
-        await asyncio.gather(*(worker() for _ in range(max(1, min(limits.max_concurrency, len(todo))))))
+        if getattr(backend, "use_batch", False) and todo:
+            from .batch import run_batches
+
+            await run_batches(backend, store, {k: requests[k] for k in todo}, deadline, backend.batch_poll_s)
+            for key in todo:
+                record = store.get(key) or {**_failure(key, requests[key], backend, "batch_error",
+                                                        "no successful result in the batch output", 1, [], t0),
+                                            "latency_s": None}
+                fresh[key] = record
+                bar.update(record["status"] == "failed", record["cost_usd"])
+        else:
+            await asyncio.gather(*(worker() for _ in range(max(1, min(limits.max_concurrency, len(todo))))))
     finally:
         bar.close()
         await backend.aclose()

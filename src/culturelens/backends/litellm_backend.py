@@ -31,6 +31,8 @@ class LiteLLMBackend:
         key_env = spec.get("api_key_env")
         self.api_key = os.environ.get(key_env) if key_env else None
         self.identity = {"provider": "litellm", "model": self.model, "revision": spec.get("revision")}
+        self.use_batch = bool(spec.get("batch"))
+        self.batch_poll_s = float(spec.get("batch_poll_s", 30.0))
         self.litellm = _litellm()
 
     def check(self, file: str = "config/config.yaml") -> None:
