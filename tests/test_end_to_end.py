@@ -101,3 +101,36 @@ def test_bad_config_fails_before_any_job_naming_the_key(run):
     assert "Traceback" not in out
     proc = snakemake(run, config=["option_orders=[sideways]"], check=False)
     assert proc.returncode != 0 and "sideways" in proc.stdout + proc.stderr
+
+
+def test_api_model_through_the_whole_workflow(tmp_path):
+    """A litellm model (OpenAI-compatible endpoint: the local test server) beside the baselines."""
+    import yaml
+
+    from openai_server import FakeOpenAIServer
+
+    for name in ("Snakefile", "workflow", "config", "envs", "resources", "src"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    with FakeOpenAIServer() as server:
+        extra = {"catalog": {"models": {"fake-api": {
+            "provider": "litellm", "model": "openai/fake-model", "api_base": server.url,
+            "elicitation": {"method": "logprobs", "top_logprobs": 10},
+            "limits": {"max_concurrency": 16, "backoff_base_s": 0.05}}}}}
+        (tmp_path / "extra.yaml").write_text(yaml.safe_dump(extra))
+        server.inject("500", times=3)
+        args = ["--configfile", "config/config.yaml", "extra.yaml"]
+        config = ["studies=[wvs_stance]", "models=[uniform,fake-api]"]
+        snakemake(tmp_path, *args, config=config)
+        a = pd.read_parquet(tmp_path / "results/wvs_stance/alignment.parquet")
+        assert set(a.model) == {"uniform", "fake-api"}
+        assert not a[a.model == "fake-api"].is_baseline.any()
+        responses = pd.read_parquet(tmp_path / "results/wvs_stance/responses/fake-api.parquet")
+        assert (responses.status == "ok").all()
+        distinct = responses.key.nunique()
+        assert server.count() == distinct + 3                    # three 500s retried, nothing else twice
+        log = (tmp_path / "logs/query_model/fake-api.log").read_text()
+        assert f"sent {distinct}" in log and "failed 0" in log
+        # a rerun of the inference job asks nothing again
+        snakemake(tmp_path, *args, "--forcerun", "query_model", config=config)
+        assert server.count() == distinct + 3
