@@ -28,12 +28,14 @@ def test_logprobs_missing_or_no_label():
     assert elicit.from_logprobs(lp_payload([("Hello", 0.9)]), LABELS)[0] is None
 
 
-def test_samples_count_unparseable():
-    payload = {"choices": [{"message": {"content": c}} for c in ["A", "A.", "B) because", "I cannot answer", "Absolutely"]]}
-    probs, coverage, n_valid, n_invalid, _ = elicit.from_samples(payload, LABELS)
+def test_samples_count_refusals_and_unparseable():
+    payload = {"choices": [{"message": {"content": c}} for c in
+                           ["A", "A.", "B) because", "I cannot answer that.", "Absolutely", "As an AI, I have no view."]]}
+    probs, coverage, n_valid, n_invalid, note = elicit.from_samples(payload, LABELS)
     assert probs == pytest.approx([2 / 3, 1 / 3, 0])
-    assert (n_valid, n_invalid) == (3, 2)
-    assert coverage == pytest.approx(3 / 5)
+    assert (n_valid, n_invalid) == (3, 3)
+    assert coverage == pytest.approx(3 / 6)
+    assert note == "2 refusals, 1 unparseable"
 
 
 def test_verbalized_renormalises_and_rejects_bad_values():

@@ -54,19 +54,34 @@ def from_logprobs(payload: dict, labels: Sequence[str]):
     return [mass[lab] / coverage for lab in labels], min(coverage, 1.0), 1, 0, ""
 
 
+_REFUSAL = re.compile(
+    r"\b(I can(?:no|')t|I (?:am|'m) (?:not able|unable)|I (?:do not|don't) have (?:personal )?(?:opinions|beliefs|views)"
+    r"|as an AI|I (?:won't|will not)|I'm sorry|I am sorry|I must decline|not appropriate for me)\b",
+    re.IGNORECASE)
+
+
+def is_refusal(text: str) -> bool:
+    """A declined answer ("As an AI, I don't have opinions…"): counted apart from unparseable text."""
+    return bool(_REFUSAL.search(text or ""))
+
+
 def from_samples(payload: dict, labels: Sequence[str]):
     counts = dict.fromkeys(labels, 0)
-    invalid = 0
+    refused = unparseable = 0
     for choice in payload.get("choices", []):
-        label = parse_answer((choice.get("message") or {}).get("content") or "", labels)
-        if label is None:
-            invalid += 1
-        else:
+        text = (choice.get("message") or {}).get("content") or ""
+        label = parse_answer(text, labels)
+        if label is not None:
             counts[label] += 1
-    valid = sum(counts.values())
+        elif is_refusal(text):
+            refused += 1
+        else:
+            unparseable += 1
+    valid, invalid = sum(counts.values()), refused + unparseable
+    note = f"{refused} refusals, {unparseable} unparseable" if invalid else ""
     if valid == 0:
-        return None, 0.0, 0, invalid, "no draw named an option"
-    return [counts[lab] / valid for lab in labels], valid / (valid + invalid), valid, invalid, ""
+        return None, 0.0, 0, invalid, f"no draw named an option ({note or 'no draws'})"
+    return [counts[lab] / valid for lab in labels], valid / (valid + invalid), valid, invalid, note
 
 
 def from_verbalized(payload: dict, labels: Sequence[str]):
@@ -118,6 +133,15 @@ def distributions(prompts, responses, method: str):
             continue
         for lab_pos, (option_index, p) in enumerate(zip(rec["shown_options"], probs)):
             rows.append({**meta, "option_index": int(option_index), "position": lab_pos, "prob": p,
-                         "coverage": coverage, "n_valid": n_valid, "n_invalid": n_invalid, "method": method})
-    cols = META + ["option_index", "position", "prob", "coverage", "n_valid", "n_invalid", "method"]
+                         "coverage": coverage, "n_valid": n_valid, "n_invalid": n_invalid, "note": note,
+                         "method": method})
+    cols = META + ["option_index", "position", "prob", "coverage", "n_valid", "n_invalid", "note", "method"]
     return pd.DataFrame(rows, columns=cols), pd.DataFrame(invalid, columns=META + ["reason", "detail"])
+
+
+def sample_notes(dist) -> str:
+    """Totals of invalid draws (refusals, unparseable) for the run's report."""
+    if dist.empty or "n_invalid" not in dist:
+        return ""
+    per_prompt = dist.drop_duplicates(META)
+    return f"{int(per_prompt['n_valid'].sum())} valid draws, {int(per_prompt['n_invalid'].sum())} invalid"

@@ -14,6 +14,8 @@ def main(sm):
     invalid.insert(0, "model", sm.wildcards.model)
     logging.info("%d prompt rows with a distribution, %d without (%s)", dist["prompt_id"].nunique(),
                  len(invalid), invalid["reason"].value_counts().to_dict())
+    if sm.params.method == "sample":
+        logging.info("draws: %s", elicit.sample_notes(dist))
     dist.to_parquet(sm.output.distributions)
     invalid.to_parquet(sm.output.invalid)
 
