@@ -25,13 +25,13 @@ def main(sm):
                 results[study], stats = engine.run(prompts[study], backend, store, limits)
                 logging.info("%s: %s", study, stats.line())
         else:
-            api_base = None
+            api_base, liveness = None, None
             if spec["provider"] == "vllm":
                 from culturelens.vllm_server import VLLMServer, settings_from_config
 
                 server = stack.enter_context(VLLMServer(settings_from_config(spec, log_path=f"{sm.log[0]}.server")))
-                api_base = server.url
-            backend = backends.make(model, spec, api_base=api_base)
+                api_base, liveness = server.url, server.check_alive
+            backend = backends.make(model, spec, api_base=api_base, liveness=liveness)
             table = pd.concat([df.assign(_study=s) for s, df in prompts.items()], ignore_index=True)
             responses, stats = engine.run(table, backend, store, limits, progress=True)
             logging.info("%s", stats.line())

@@ -27,7 +27,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 class OpenAICompatibleBackend:
-    def __init__(self, name: str, spec: Mapping, *, api_base: str | None = None, **_):
+    def __init__(self, name: str, spec: Mapping, *, api_base: str | None = None, liveness=None, **_):
         self.name = name
         self.spec = dict(spec)
         self.model = spec["model"]
@@ -41,6 +41,7 @@ class OpenAICompatibleBackend:
             self._headers["Authorization"] = f"Bearer {os.environ[key_env]}"
         self.identity = {"provider": spec["provider"], "model": self.model, "revision": spec.get("revision")}
         self._session: aiohttp.ClientSession | None = None
+        self.liveness = liveness  # e.g. VLLMServer.check_alive: a dead server fails requests at once
         self.max_connections = int(spec.get("limits", {}).get("max_concurrency", 64))
 
     def request(self, prompt: Mapping) -> dict:
@@ -50,6 +51,17 @@ class OpenAICompatibleBackend:
         return estimate_tokens(request)
 
     async def send(self, request: dict, timeout: float) -> dict:
+        try:
+            return await self._send(request, timeout)
+        except Retryable as err:
+            if self.liveness is not None and err.kind in ("connection", "timeout", "truncated"):
+                try:
+                    self.liveness()
+                except Exception as dead:  # noqa: BLE001 — the server is gone: no point retrying
+                    raise Fatal("server_died", str(dead).splitlines()[0]) from None
+            raise
+
+    async def _send(self, request: dict, timeout: float) -> dict:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers=self._headers,

