@@ -28,5 +28,10 @@ def run(snakemake, main) -> None:
             logging.error("%s", err)
             print(f"culturelens: bad input: {err}", file=console)
             sys.exit(1)
+        except Exception as err:  # noqa: BLE001 — the traceback goes to the job's log, one line to the console
+            logging.exception("job failed")
+            print(f"culturelens: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
+                  f"(details in {log_path})", file=console)
+            sys.exit(1)
         finally:
             sys.stderr = console
