@@ -1,6 +1,7 @@
 """Runs the real Snakemake workflow on a small configuration in a temporary directory."""
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -101,6 +102,18 @@ def test_bad_config_fails_before_any_job_naming_the_key(run):
     assert "Traceback" not in out
     proc = snakemake(run, config=["option_orders=[sideways]"], check=False)
     assert proc.returncode != 0 and "sideways" in proc.stdout + proc.stderr
+
+
+def test_missing_api_key_fails_before_any_job(run):
+    import yaml
+
+    (run / "gpt.yaml").write_text(yaml.safe_dump({"catalog": {"models": {"gpt": {
+        "provider": "litellm", "model": "openai/gpt-4o-mini", "elicitation": {"method": "logprobs"}}}}}))
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    cmd = [SNAKEMAKE, "--cores", "1", "-n", "--configfile", "config/config.yaml", "gpt.yaml", "--config", "models=[gpt]"]
+    proc = subprocess.run(cmd, cwd=run, capture_output=True, text=True, env=env, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "OPENAI_API_KEY" in out and "Traceback" not in out
 
 
 def test_api_model_through_the_whole_workflow(tmp_path):

@@ -48,15 +48,23 @@ class LiteLLMBackend:
                 raise InputError(file, f"{where}.model", f"the API key variable(s) {missing} to be set for "
                                  f"'{self.model}' (keys come only from the environment)")
         if self.elicitation["method"] == "logprobs":
-            model, provider, *_ = self.litellm.get_llm_provider(self.model, api_base=self.api_base)
-            params = self.litellm.get_supported_openai_params(model=model, custom_llm_provider=provider) or []
-            if "logprobs" not in params:
+            _, provider, *_ = self.litellm.get_llm_provider(self.model, api_base=self.api_base)
+            if "logprobs" not in self._supported():
                 raise InputError(file, f"{where}.elicitation.method",
                                  f"a method the provider supports: {provider} returns no log-probabilities "
                                  f"(use sample or verbalized)", "logprobs")
 
+    def _supported(self) -> set[str]:
+        if not hasattr(self, "_params"):
+            model, provider, *_ = self.litellm.get_llm_provider(self.model, api_base=self.api_base)
+            self._params = set(self.litellm.get_supported_openai_params(model=model, custom_llm_provider=provider) or [])
+        return self._params
+
     def request(self, prompt: Mapping) -> dict:
-        return chat_request(self.model, prompt, self.elicitation)
+        body = chat_request(self.model, prompt, self.elicitation)
+        if "response_format" in body and "response_format" not in self._supported():
+            del body["response_format"]  # JSON mode where the provider has it; else the instruction alone
+        return body
 
     def estimate_tokens(self, request: dict) -> int:
         return estimate_tokens(request)
