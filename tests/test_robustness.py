@@ -1,0 +1,77 @@
+"""Robustness measures on hand-made tables with values computed by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from culturelens import robustness
+
+
+def dist_rows(listed, reversed_, model="m", paraphrase=0):
+    """listed/reversed: probabilities per option index (scale order)."""
+    rows = []
+    for order, probs in (("listed", listed), ("reversed", reversed_)):
+        k = len(probs)
+        for i, p in enumerate(probs):
+            position = i if order == "listed" else k - 1 - i
+            rows.append({"model": model, "item_id": "q", "country": "US", "condition": "default",
+                         "prompt_lang": "en", "paraphrase": paraphrase, "option_order": order,
+                         "option_index": i, "position": position, "prob": p})
+    return rows
+
+
+def test_position_bias_by_hand():
+    # a model that always picks the first-shown option: listed → option 0, reversed → option 2
+    dist = pd.DataFrame(dist_rows([1, 0, 0], [0, 0, 1]))
+    out = robustness.position_bias(dist).iloc[0]
+    assert out.order_tv == pytest.approx(1.0)            # ½(|1−0| + 0 + |0−1|)
+    assert out.primacy == pytest.approx(1 - 1 / 3)       # first-shown gets 1, chance is 1/3
+    # an order-invariant model
+    stable = robustness.position_bias(pd.DataFrame(dist_rows([0.5, 0.3, 0.2], [0.5, 0.3, 0.2]))).iloc[0]
+    assert stable.order_tv == pytest.approx(0.0)
+    # first shown: option 0 (0.5) when listed, option 2 (0.2) when reversed → mean 0.35 − 1/3
+    assert stable.primacy == pytest.approx(0.35 - 1 / 3)
+
+
+def test_position_bias_averages_paraphrases():
+    dist = pd.DataFrame(dist_rows([1, 0], [0, 1], paraphrase=0) + dist_rows([0.5, 0.5], [0.5, 0.5], paraphrase=1))
+    out = robustness.position_bias(dist).iloc[0]
+    assert out.order_tv == pytest.approx(0.5) and out.n_pairs == 2
+
+
+def alignment_rows():
+    rows = []
+    for item, cn, default in (("a", 0.9, 0.7), ("b", 0.8, 0.8)):
+        rows.append({"model": "m", "item_id": item, "country": "JP", "condition": "cross_national",
+                     "prompt_lang": "en", "js_sim": cn})
+        rows.append({"model": "m", "item_id": item, "country": "JP", "condition": "default",
+                     "prompt_lang": "en", "js_sim": default})
+    return pd.DataFrame(rows)
+
+
+def test_steerability_by_hand():
+    out = robustness.steerability(alignment_rows()).iloc[0]
+    assert out.steerability == pytest.approx(((0.9 - 0.7) + (0.8 - 0.8)) / 2)
+    assert out.n_items == 2
+
+
+def test_us_centric_gap_by_hand():
+    targets = pd.DataFrame([{"item_id": "a", "country": "US", "option_index": i, "share": s}
+                            for i, s in enumerate([1.0, 0.0])])
+    alignment = pd.DataFrame([{"model": "m", "item_id": "a", "country": "JP", "condition": "cross_national",
+                               "js_sim": 0.2, "model_dist": [1.0, 0.0]}])
+    out = robustness.us_centric_gap(alignment, targets).iloc[0]
+    # the model answers exactly like the US (similarity 1) but only 0.2 like Japan
+    assert out.us_centric_gap == pytest.approx(0.8) and out.country == "JP"
+
+
+def test_extrapolability_rank_correlation():
+    rows = []
+    for c, (a, b) in enumerate([(0.1, 0.2), (0.2, 0.3), (0.3, 0.1), (0.4, 0.5), (0.5, 0.6)]):
+        rows += [{"model": "m", "condition": "d", "country": f"C{c}", "item_id": "x", "js_sim": a},
+                 {"model": "m", "condition": "d", "country": f"C{c}", "item_id": "y", "js_sim": b}]
+    out = robustness.extrapolability(pd.DataFrame(rows), pd.Series({"x": "GAS", "y": "WVS"})).iloc[0]
+    # ranks a: 1 2 3 4 5; b: 2 3 1 4 5 → d² = 1+1+4+0+0 = 6 → rho = 1 − 6·6/(5·24) = 0.7
+    assert out.spearman_rho == pytest.approx(0.7) and out.n_countries == 5
+    few = robustness.extrapolability(pd.DataFrame(rows[:4]), pd.Series({"x": "GAS", "y": "WVS"})).iloc[0]
+    assert np.isnan(few.spearman_rho) and few.note.startswith("n <")
