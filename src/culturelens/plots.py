@@ -502,3 +502,54 @@ def forest_plot(coefficients: pd.DataFrame, path, title: str) -> Path:
     right.tick_params(axis="y", length=0)
     ax.set_title(title, fontsize=11)
     return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+def steerability_per_country(steer: pd.DataFrame, path, gap: pd.DataFrame | None = None) -> Path:
+    """Per country (rows, by name) and model (hue): alignment under the country's persona minus
+    alignment without a persona; with `gap`, a second panel with the US-centric gap."""
+    title = "Steerability: persona minus default prompting (1 − JSD)"
+    if steer.empty:
+        return _no_data(path, title)
+    steer = steer.assign(country_name=steer["country"].map(_country_label))
+    order = steer.groupby("country_name")["steerability"].mean().sort_values(ascending=False).index.tolist()
+    panels = 2 if gap is not None and not gap.empty else 1
+    height = max(3.0, 0.22 * len(order) + 1.5)
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, height), sharey=True, squeeze=False)
+    ax = axes[0, 0]
+    sns.barplot(data=steer, y="country_name", x="steerability", hue="model", order=order, ax=ax, orient="h")
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_xlabel("Δ mean 1 − JSD (persona − default)")
+    ax.set_ylabel("country")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(axis="y", labelsize=_tick_fontsize(len(order)))
+    if panels == 2:
+        gap = gap.assign(country_name=gap["country"].map(_country_label))
+        ax2 = axes[0, 1]
+        sns.barplot(data=gap, y="country_name", x="us_centric_gap", hue="model", order=order, ax=ax2, orient="h")
+        ax2.axvline(0, color="0.3", lw=0.8)
+        ax2.set_xlabel("Δ 1 − JSD (vs United States − vs own country)")
+        ax2.set_ylabel("")
+        ax2.set_title("US-centric gap under the persona", fontsize=10)
+    return _save(fig, path)
+
+
+def stability_distribution(alignment: pd.DataFrame, path) -> Path:
+    """Distribution over cells of the spread across paraphrases and option orders (mean pairwise
+    JS distance), one violin per model, split by condition."""
+    title = "Stability across paraphrases and option orders"
+    data = alignment.dropna(subset=["spread_jsd"]) if "spread_jsd" in alignment else alignment.iloc[0:0]
+    if data.empty:
+        return _no_data(path, title, "no cell has two or more variants")
+    models = sorted(data["model"].unique())
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(models) + 2), 4))
+    sns.violinplot(data=data, x="model", y="spread_jsd", hue="condition", order=models,
+                   hue_order=_ordered_conditions(data["condition"].unique()), cut=0, inner="quartile",
+                   density_norm="width", ax=ax)
+    ax.set_ylabel("mean pairwise JS distance across variants\n(0 = identical answers)")
+    ax.set_xlabel("model")
+    ax.set_title(title + _study_suffix(alignment), fontsize=10)
+    ax.tick_params(axis="x", rotation=30 if len(models) > 5 else 0)
+    return _save(fig, path)

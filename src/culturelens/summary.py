@@ -123,10 +123,53 @@ def alignment_table(alignment: pd.DataFrame) -> str:
             key = (model, condition)
             if key not in cells.index:
                 continue
+            robust = [_range(grouped, key), _mean(grouped, key, "consistency"), _mean(grouped, key, "order_tv")]
             rows.append([model, "baseline" if baseline[key] else "model", condition, int(cells[key])]
-                        + [fmt(means.loc[key, m]) if m in means.columns else NA for m in METRICS])
-    header = ["model", "kind", "condition", "cells"] + METRICS
-    return markdown_table(header, rows, align=["l", "l", "l", "r"] + ["r"] * len(METRICS))
+                        + [fmt(means.loc[key, m]) if m in means.columns else NA for m in METRICS] + robust)
+    header = ["model", "kind", "condition", "cells"] + METRICS + ["js_sim range", "consistency", "order_tv"]
+    return markdown_table(header, rows, align=["l", "l", "l", "r"] + ["r"] * (len(METRICS) + 3))
+
+
+def _mean(grouped, key, column: str) -> str:
+    if column not in grouped.obj.columns:
+        return NA
+    return fmt(pd.to_numeric(grouped.get_group(key)[column], errors="coerce").mean())
+
+
+def _range(grouped, key) -> str:
+    """Mean over cells of the lowest and highest js_sim across a cell's variants."""
+    if not {"js_sim_min", "js_sim_max"} <= set(grouped.obj.columns):
+        return NA
+    cell = grouped.get_group(key)
+    return f"[{fmt(cell['js_sim_min'].mean())}, {fmt(cell['js_sim_max'].mean())}]"
+
+
+def robustness_section(entry: Mapping) -> str:
+    """Steerability and US-centric gap per model (means over countries), extrapolability pairs."""
+    parts = []
+    steer, gap, extra = entry.get("steerability"), entry.get("us_centric_gap"), entry.get("extrapolability")
+    if steer is not None and not steer.empty:
+        rows = []
+        for model, grp in steer.groupby("model"):
+            g = gap[gap["model"] == model] if gap is not None and not gap.empty else pd.DataFrame()
+            rows.append([model, len(grp), fmt(grp["steerability"].mean()),
+                         fmt(grp["steerability"].min()), fmt(grp["steerability"].max()),
+                         fmt(g["us_centric_gap"].mean()) if len(g) else NA, len(g)])
+        parts.append("Steerability = alignment under the country's persona − alignment without a persona "
+                     "(same items, same prompt language), averaged per country, then over countries. "
+                     "US-centric gap = alignment with the US survey − alignment with the persona country's own.\n")
+        parts.append(markdown_table(["model", "countries", "steerability", "min", "max", "US-centric gap", "countries (gap)"],
+                                    rows, align=["l", "r", "r", "r", "r", "r", "r"]))
+    if extra is not None and not extra.empty:
+        rows = [[r["model"], r["condition"], f"{r['part_a']} ↔ {r['part_b']}", fmt(r["spearman_rho"]),
+                 fmt_p(r["p"]), int(r["n_countries"]), r["note"] if isinstance(r["note"], str) else ""]
+                for _, r in extra.iterrows()]
+        split = extra["split_by"].iloc[0] if "split_by" in extra else "part"
+        parts.append(f"Extrapolability: Spearman ρ across countries between mean alignment on items of one "
+                     f"{split} and on items of another.\n")
+        parts.append(markdown_table(["model", "condition", "parts", "ρ", "p", "countries", "note"], rows,
+                                    align=["l", "l", "l", "r", "r", "r", "l"]))
+    return "\n".join(parts)
 
 
 def correlations_table(correlations: pd.DataFrame) -> str:
@@ -213,6 +256,10 @@ def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | 
                          "language); `emd_sim` over ordinal items only; `tv` is a distance (lower = closer). "
                          "Baselines are the reference respondents.\n")
             parts.append(alignment_table(alignment))
+            robust = robustness_section(entry)
+            if robust:
+                parts.append("### Robustness\n")
+                parts.append(robust)
         correlations = entry.get("correlations")
         if correlations is not None:
             parts.append("### Hofstede dimensions: model indices vs published scores\n")

@@ -17,6 +17,25 @@ rule alignment:
         "../scripts/alignment.py"
 
 
+rule robustness:
+    input:
+        alignment="results/{study}/alignment.parquet",
+        targets="results/{study}/survey/targets.parquet",
+        survey_items="results/{study}/survey/items.parquet",
+    output:
+        steerability="results/{study}/robustness/steerability.csv",
+        us_centric_gap="results/{study}/robustness/us_centric_gap.csv",
+        extrapolability="results/{study}/robustness/extrapolability.csv",
+    params:
+        part=lambda wc: "source" if study_spec(wc)["format"] == "goqa" else "topic",
+    log:
+        "logs/{study}/robustness.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/robustness.py"
+
+
 rule hofstede:
     input:
         distributions=distribution_files,

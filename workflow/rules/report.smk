@@ -36,6 +36,45 @@ rule models_vs_baselines:
         "../scripts/figures.py"
 
 
+rule steerability_figure:
+    input:
+        steerability="results/{study}/robustness/steerability.csv",
+        us_centric_gap="results/{study}/robustness/us_centric_gap.csv",
+    output:
+        report(
+            "results/{study}/figures/steerability.png",
+            caption="../report/steerability.rst",
+            category="{study}",
+            subcategory="robustness",
+            labels={"study": "{study}", "figure": "steerability"},
+        ),
+    log:
+        "logs/{study}/figures/steerability.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/figures.py"
+
+
+rule stability_figure:
+    input:
+        alignment="results/{study}/alignment.parquet",
+    output:
+        report(
+            "results/{study}/figures/stability.png",
+            caption="../report/stability.rst",
+            category="{study}",
+            subcategory="robustness",
+            labels={"study": "{study}", "figure": "stability"},
+        ),
+    log:
+        "logs/{study}/figures/stability.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/figures.py"
+
+
 rule hofstede_scatter:
     input:
         indices="results/{study}/hofstede/indices.parquet",

@@ -3,7 +3,22 @@ import logging
 import pandas as pd
 
 import _common
-from culturelens import alignment
+from culturelens import alignment, robustness
+
+CELL = alignment.CELL
+
+
+def with_position_bias(table: pd.DataFrame, dist: pd.DataFrame) -> pd.DataFrame:
+    """Order sensitivity beside each cell; prompts without a target country (default prompting)
+    carry theirs to every country they are compared with."""
+    bias = robustness.position_bias(dist)
+    cols = ["order_tv", "primacy"]
+    targeted = table.merge(bias[bias["country"] != "none"][CELL + cols], on=CELL, how="left")
+    untargeted = bias[bias["country"] == "none"].drop(columns="country")[[c for c in CELL if c != "country"] + cols]
+    fill = table[[c for c in CELL if c != "country"]].merge(untargeted, how="left")
+    for col in cols:
+        targeted[col] = targeted[col].fillna(fill[col])
+    return targeted
 
 
 def main(sm):
@@ -13,6 +28,8 @@ def main(sm):
     if sm.params.countries:  # a country slice: default prompting is compared with these only
         targets = targets[targets["country"].isin(sm.params.countries)]
     table = alignment.cells(dist, targets, items, baselines=set(sm.params.baselines))
+    table["consistency"] = 1 - table["spread_jsd"]  # self-consistency across paraphrases and orders
+    table = with_position_bias(table, dist)
     logging.info("%d cells over %d models", len(table), table["model"].nunique())
     table.to_parquet(sm.output.alignment)
 

@@ -10,6 +10,10 @@ def main(sm):
         plots.heatmap_country_language(pd.read_parquet(sm.input.alignment), sm.wildcards.model, out)
     elif sm.rule == "models_vs_baselines":
         plots.models_vs_baselines(pd.read_parquet(sm.input.alignment), out)
+    elif sm.rule == "steerability_figure":
+        plots.steerability_per_country(pd.read_csv(sm.input.steerability), out, pd.read_csv(sm.input.us_centric_gap))
+    elif sm.rule == "stability_figure":
+        plots.stability_distribution(pd.read_parquet(sm.input.alignment), out)
     elif sm.rule == "hofstede_scatter":
         plots.hofstede_scatter(pd.read_parquet(sm.input.indices), out)
     elif sm.rule == "forest_plot":
