@@ -1,4 +1,5 @@
-"""Linear mixed models with crossed random intercepts (statsmodels MixedLM, variance components).
+"""Linear mixed models with crossed random intercepts (statsmodels MixedLM, or exact REML on
+sufficient statistics for large tables).
 
 Alignment scores are repeated measures on items and countries, so a model comparing conditions,
 prompt languages or models needs random intercepts for both *crossed* factors. statsmodels has no
@@ -9,6 +10,13 @@ random effect (``re_formula="0"``), and one variance component per factor
 The fixed-effects formula comes from the config. Terms whose variables have fewer than two
 distinct values in the data (e.g. ``C(condition)`` when only one condition ran) are removed with
 a note instead of crashing; the same goes for random factors with a single level.
+
+statsmodels' variance-components MixedLM works on n × q matrices and slows down super-linearly
+(73 s for 5,000 rows with 2,000 items × 100 countries), so beyond small tables ``fit_mixed``
+uses ``culturelens.lmm``: the same model, same patsy design and term names, fitted exactly with
+lme4's profiled-deviance algorithm on Z'Z, Z'X, Z'y, X'X, X'y, y'y (agrees with statsmodels and
+lme4; see tests/test_lmm.py and benchmarks/bench_mixed.py). ``MixedFit.engine`` says which one
+fitted a table.
 """
 
 from __future__ import annotations
@@ -24,11 +32,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from culturelens import lmm
 from culturelens.errors import InputError
 
 __all__ = [
     "MixedFit",
     "fit_mixed",
+    "choose_engine",
     "write_fit",
     "fit_table",
     "report_text",
@@ -39,6 +49,16 @@ __all__ = [
 
 ENGINE = "statsmodels MixedLM (variance components)"
 ENGINE_OLS = "statsmodels OLS (no random factor with >= 2 levels)"
+ENGINE_SUFFICIENT = lmm.ENGINE
+#: ``fit_mixed(engine=…)`` values.
+ENGINES: tuple[str, ...] = ("auto", "statsmodels", "sufficient")
+#: engine="auto" keeps statsmodels (the reference) only for tables it fits in a few seconds:
+#: fewer than SUFFICIENT_FROM_ROWS rows *and* fewer than SUFFICIENT_FROM_CELLS rows × random
+#: levels (the size of the Z it works on). Measured (2 CPUs, tables of 1k–5k rows, 120–2,100
+#: levels): 1.3 s at 1.2e5 cells, 4.7 s at 3e5, 10 s at 7e5, 73 s at 1e7 (5,000 rows × 2,100
+#: levels); the sufficient-statistics solver needs 0.1–0.2 s on each, so rows alone would not do.
+SUFFICIENT_FROM_ROWS = 5_000
+SUFFICIENT_FROM_CELLS = 200_000
 #: Optimisers tried in order until one reports convergence.
 OPTIMIZERS: tuple[str, ...] = ("lbfgs", "powell", "nm")
 _Z975 = float(sps.norm.ppf(0.975))
@@ -161,6 +181,8 @@ class MixedFit:
     formula: str  # as fitted, after pruning
     notes: list[str] = field(default_factory=list)
     dropped_rows: int = 0
+    #: REML criterion (REML) or deviance −2 log L (ML) at the optimum, lme4's scale; NaN for OLS.
+    objective: float = float("nan")
 
 
 def _coef_table(est: pd.Series, se: pd.Series) -> pd.DataFrame:
@@ -214,14 +236,23 @@ def fit_mixed(
     formula: str,
     random: Sequence[str] = ("item_id", "country"),
     reml: bool = True,
+    engine: str = "auto",
 ) -> MixedFit:
     """Fit ``formula`` with crossed random intercepts for each column in ``random``.
 
     Rows with NaN in any column the formula or ``random`` uses are dropped first (counted in
     ``dropped_rows``). Single-level fixed terms and random factors are dropped with a note.
-    Optimisers in ``OPTIMIZERS`` are tried in turn until one converges; warnings are captured
-    into ``notes``. With no usable random factor the model falls back to OLS (noted).
+    With no usable random factor the model falls back to OLS (noted).
+
+    ``engine``: "statsmodels" (MixedLM with variance components; optimisers in ``OPTIMIZERS``
+    tried in turn, warnings captured into ``notes``), "sufficient" (``culturelens.lmm``: exact
+    REML/ML on sufficient statistics, lme4's algorithm, O(n) once then independent of n), or
+    "auto": statsmodels for small tables (below ``SUFFICIENT_FROM_ROWS`` rows and
+    ``SUFFICIENT_FROM_CELLS`` rows × random levels), the sufficient-statistics solver otherwise.
+    ``MixedFit.engine`` names the one used.
     """
+    if engine not in ENGINES:
+        raise InputError("config", "engine", f"one of {list(ENGINES)}", engine)
     random = list(random)
     absent = [r for r in random if r not in data.columns]
     if absent:
@@ -255,8 +286,47 @@ def fit_mixed(
 
     if not usable:
         return _fit_ols(clean, fitted_formula, n_groups, notes, dropped)
+    n_levels = sum(n_groups[r] for r in usable)
+    fit = _ENGINE_FITTERS[choose_engine(engine, len(clean), n_levels)]
+    result = fit(clean, fitted_formula, usable, reml)
+    result.n_groups, result.dropped_rows = n_groups, int(dropped)
+    result.notes = notes + result.notes
+    return result
 
-    model = _build_model(fitted_formula, clean, usable)
+
+def choose_engine(engine: str, n_rows: int, n_levels: int = 0) -> str:
+    """"statsmodels" or "sufficient" for ``engine``; "auto" decides by the table's size
+    (``n_rows``, and ``n_levels`` = levels summed over the random factors)."""
+    if engine != "auto":
+        return engine
+    small = n_rows < SUFFICIENT_FROM_ROWS and n_rows * n_levels < SUFFICIENT_FROM_CELLS
+    return "statsmodels" if small else "sufficient"
+
+
+def _fit_statsmodels(data: pd.DataFrame, formula: str, random: list[str], reml: bool) -> MixedFit:
+    """statsmodels MixedLM (variance components), optimisers in ``OPTIMIZERS`` in turn."""
+    model = _build_model(formula, data, random)
+    result, optimizer, notes = _fit_with_fallbacks(model, reml)
+    vc_names = list(model.exog_vc.names)
+    variances = list(np.asarray(result.vcomp, dtype=float))
+    scale = float(result.scale)
+    return MixedFit(
+        coefficients=_coef_table(result.fe_params, result.bse_fe),
+        variance_components=_variance_table(vc_names + ["Residual"], variances + [scale]),
+        n_obs=int(result.nobs),
+        n_groups={},
+        converged=bool(result.converged),
+        method="REML" if reml else "ML",
+        optimizer=optimizer,
+        engine=ENGINE,
+        formula=formula,
+        notes=notes + _boundary_notes(vc_names, variances, scale),
+        objective=-2.0 * float(result.llf),
+    )
+
+
+def _fit_with_fallbacks(model, reml: bool):
+    """(result, optimiser name, notes): the first optimiser that converges, else the last result."""
     result, optimizer, fit_notes, last_warnings = None, "", [], []
     for i, opt in enumerate(OPTIMIZERS):
         with warnings.catch_warnings(record=True) as caught:
@@ -279,33 +349,44 @@ def fit_mixed(
         if result is None:
             raise RuntimeError(f"MixedLM failed with every optimiser: {fit_notes}")
         fit_notes += last_warnings
-    notes += fit_notes
+    return result, optimizer, fit_notes
 
-    coefficients = _coef_table(result.fe_params, result.bse_fe)
-    vc_names = list(model.exog_vc.names)
-    variance = _variance_table(
-        vc_names + ["Residual"], list(np.asarray(result.vcomp, dtype=float)) + [float(result.scale)]
-    )
-    for name, v in zip(vc_names, result.vcomp):
-        if v <= _BOUNDARY_RELATIVE * float(result.scale):
-            notes.append(
-                f"variance of '{name}' is estimated at (or near) zero (boundary of the "
-                "parameter space)"
-            )
 
+def _fit_sufficient(data: pd.DataFrame, formula: str, random: list[str], reml: bool) -> MixedFit:
+    """culturelens.lmm: exact REML/ML on sufficient statistics (same design, same term names)."""
+    try:
+        fit = lmm.fit_lmm(data, formula, random, reml=reml)
+    except lmm.FormulaError as exc:
+        raise InputError("config", "formula", "a formula over the data columns", formula) from exc
+    except lmm.RankDeficientError as exc:
+        raise _rank_error(exc.aliased, formula) from exc
+    names = sorted(random)  # the order statsmodels reports its variance components in
+    variances = [float(fit.variance_components[r]) for r in names]
     return MixedFit(
-        coefficients=coefficients,
-        variance_components=variance,
-        n_obs=int(result.nobs),
-        n_groups=n_groups,
-        converged=bool(result.converged),
-        method="REML" if reml else "ML",
-        optimizer=optimizer,
-        engine=ENGINE,
-        formula=fitted_formula,
-        notes=notes,
-        dropped_rows=int(dropped),
+        coefficients=fit.coef_table(),
+        variance_components=_variance_table(names + ["Residual"], variances + [fit.sigma2]),
+        n_obs=fit.n_obs,
+        n_groups={},
+        converged=fit.converged,
+        method=fit.method,
+        optimizer=fit.optimizer,
+        engine=fit.engine,
+        formula=formula,
+        notes=fit.notes + _boundary_notes(names, variances, fit.sigma2),
+        objective=fit.objective,
     )
+
+
+_ENGINE_FITTERS = {"statsmodels": _fit_statsmodels, "sufficient": _fit_sufficient}
+
+
+def _boundary_notes(names: Sequence[str], variances: Sequence[float], scale: float) -> list[str]:
+    """A note per variance component at (or within ``_BOUNDARY_RELATIVE`` of) zero."""
+    return [
+        f"variance of '{name}' is estimated at (or near) zero (boundary of the parameter space)"
+        for name, v in zip(names, variances)
+        if v <= _BOUNDARY_RELATIVE * scale
+    ]
 
 
 def _design(formula: str, data: pd.DataFrame):
@@ -332,11 +413,15 @@ def _check_rank(exog: np.ndarray, names: Sequence[str], formula: str) -> None:
         if r == rank:
             aliased.append(names[j])
         rank = r
-    raise InputError(
+    raise _rank_error(aliased, formula)
+
+
+def _rank_error(aliased: Sequence[str], formula: str) -> InputError:
+    return InputError(
         "config",
         "formula",
         "fixed effects that the data can separate (design is rank deficient; "
-        f"aliased with earlier columns: {aliased})",
+        f"aliased with earlier columns: {list(aliased)})",
         formula,
     )
 
@@ -413,6 +498,7 @@ def report_text(fit: MixedFit) -> str:
         f"formula:     {fit.formula}",
         f"engine:      {fit.engine}",
         f"method:      {fit.method}",
+        f"objective:   {_objective_text(fit)}",
         f"optimizer:   {fit.optimizer}",
         f"converged:   {'yes' if fit.converged else 'NO'}",
         f"n obs:       {fit.n_obs} (dropped rows with missing values: {fit.dropped_rows})",
@@ -428,6 +514,14 @@ def report_text(fit: MixedFit) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _objective_text(fit: MixedFit) -> str:
+    if fit.method == "REML":
+        return f"{fit.objective:.6f} (REML criterion)"
+    if fit.method == "ML":
+        return f"{fit.objective:.6f} (deviance, -2 log-likelihood)"
+    return "n/a"
 
 
 def write_fit(fit: MixedFit, csv_path, txt_path) -> None:
