@@ -264,6 +264,8 @@ def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | 
         if correlations is not None:
             parts.append("### Hofstede dimensions: model indices vs published scores\n")
             parts.append(correlations_table(correlations))
+            if alignment is None and entry.get("extrapolability") is not None:
+                parts.append(robustness_section({"extrapolability": entry["extrapolability"]}))
         stats = entry.get("stats") or {}
         if stats:
             parts.append("### Mixed-effects models: fixed effects\n")

@@ -44,6 +44,7 @@ rule hofstede:
         indices="results/{study}/hofstede/indices.parquet",
         correlations="results/{study}/hofstede/correlations.csv",
         errors="results/{study}/hofstede/errors.parquet",
+        extrapolability="results/{study}/hofstede/extrapolability.csv",
     params:
         models=MODELS,
         baselines=BASELINES,

@@ -101,4 +101,5 @@ def summary_inputs(wildcards):
                 files[f"{study}__robustness__{name}"] = f"results/{study}/robustness/{name}.csv"
         else:
             files[f"{study}__correlations"] = f"results/{study}/hofstede/correlations.csv"
+            files[f"{study}__robustness__extrapolability"] = f"results/{study}/hofstede/extrapolability.csv"
     return files

@@ -3,7 +3,7 @@ import logging
 import pandas as pd
 
 import _common
-from culturelens import vsm
+from culturelens import robustness, vsm
 
 GROUP = ["model", "condition", "prompt_lang", "country"]
 
@@ -34,6 +34,11 @@ def main(sm):
     indices.merge(scores, on=["country", "dimension"], how="left").to_parquet(sm.output.indices)
     correlations.to_csv(sm.output.correlations, index=False)
     errors.to_parquet(sm.output.errors)
+    # does matching Hofstede on one dimension predict matching him on another? (ranks across countries)
+    closeness = errors.assign(item_id=errors["dimension"], closeness=-errors["abs_error"])
+    dims = pd.Series({d: d for d in closeness["item_id"].unique()})
+    robustness.extrapolability(closeness, dims, metric="closeness").assign(split_by="VSM dimension") \
+        .to_csv(sm.output.extrapolability, index=False)
 
 
 _common.run(snakemake, main)  # noqa: F821
