@@ -40,3 +40,16 @@ def test_concurrent_writers_use_separate_segments(tmp_path):
     s1.close(), s2.close()
     assert len(list((tmp_path / "m").glob("*.jsonl"))) == 2
     assert len(ResponseStore(tmp_path, "m")) == 2
+
+
+def test_index_reads_records_lazily_and_survives_reopen(tmp_path):
+    keys = [request_key({"m": 1}, {"i": i}) for i in range(50)]
+    with ResponseStore(tmp_path, "m") as store:
+        for i, k in enumerate(keys):
+            store.put({"key": k, "status": "ok" if i % 5 else "failed", "payload": {"i": i, "text": "é"}})
+        assert store.get(keys[7])["payload"] == {"i": 7, "text": "é"}   # readable while still writing
+    again = ResponseStore(tmp_path, "m")
+    assert len(again) == 40 and again.get(keys[0]) is None and again.failures(keys[0]) == 1
+    assert again.get(keys[49])["payload"]["i"] == 49
+    first_line = next((tmp_path / "m").glob("*.jsonl")).read_text().splitlines()[0]
+    assert first_line.startswith('{"key":"' + keys[0] + '","status":"failed"')
