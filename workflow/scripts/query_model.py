@@ -1,6 +1,7 @@
 """One model over every study's prompts (see workflow/rules/inference.smk)."""
 
 import contextlib
+import gc
 import logging
 
 import pandas as pd
@@ -12,6 +13,7 @@ from culturelens.store import ResponseStore
 
 
 def main(sm):
+    gc.freeze()  # the imported libraries' objects need no collection: less GC CPU per request (benchmarks/)
     model, spec = sm.wildcards.model, sm.params.spec
     studies = list(sm.params.studies)
     prompts = {s: pd.read_parquet(p) for s, p in zip(studies, sm.input.prompts)}
