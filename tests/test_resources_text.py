@@ -19,6 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from culturelens.surveys.vsm2013 import split_prompt_text  # the importer's own rule
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "resources" / "templates"
 VSM_TRANSLATIONS = ROOT / "resources" / "surveys" / "vsm2013" / "translations"
@@ -26,16 +28,8 @@ VSM_TRANSLATIONS = ROOT / "resources" / "surveys" / "vsm2013" / "translations"
 TEMPLATE_LANGS = ["en", "de", "es", "ar", "hi", "zh", "ja", "pt", "ru", "sw"]
 VSM_LANGS = ["de", "es", "ar", "hi", "zh", "ja", "pt", "ru", "sw"]
 VSM_IDS = [f"{i:02d}" for i in range(1, 25)]
-# the English source of the translations: the project's copy if present, else the shared reference data
-VSM_EN_CSV_CANDIDATES = [
-    ROOT / "resources" / "surveys" / "vsm2013" / "vsm2013_questions_en.csv",
-    Path("/work/shared/data/vsm2013/vsm2013_questions_en.csv"),
-]
-VSM_INSTRUCTIONS = {
-    "Please think of an ideal job and answer the below question by choosing an answer from the following:",
-    "Please answer the below question by choosing an answer from the following:",
-}
-VSM_OPTION_LINE = re.compile(r"^([1-9])\s*(?:=|\.)\s*(\S.*)$")  # "1 = of utmost importance", "1. always"
+# the English source of the translations (the authentic VSM 2013 wording)
+VSM_EN_CSV_CANDIDATES = [ROOT / "resources" / "surveys" / "vsm2013" / "vsm2013_questions_en.csv"]
 VSM_LEAD_IN_EN = "To what extent do you agree or disagree: "
 
 PARAPHRASE_FIELDS = {
@@ -160,27 +154,6 @@ def vsm() -> dict[str, dict]:
     return {lang: load(VSM_TRANSLATIONS / f"{lang}.yaml") for lang in VSM_LANGS}
 
 
-def split_vsm_prompt(text: str) -> tuple[str, list[str]]:
-    """English item from one ``Prompt Text``: the question is the paragraph that is neither the
-    instruction nor the numbered option lines; the options are the numbered texts 1..n, prefix removed."""
-    question_paras, numbered = [], []
-    for para in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()):
-        lines = [ln.strip() for ln in para.splitlines() if ln.strip()]
-        other = []
-        for ln in lines:
-            m = VSM_OPTION_LINE.match(ln)
-            if m:
-                numbered.append((int(m.group(1)), m.group(2).strip()))
-            elif ln not in VSM_INSTRUCTIONS:
-                other.append(ln)
-        if other:
-            assert len(other) == len(lines), f"question and instruction/options mixed in one paragraph: {para!r}"
-            question_paras.append(" ".join(other))
-    assert len(question_paras) == 1, f"expected one question paragraph, got {question_paras}"
-    assert [n for n, _ in numbered] == list(range(1, len(numbered) + 1)), f"options not numbered 1..n: {numbered}"
-    return question_paras[0], [o for _, o in numbered]
-
-
 @pytest.fixture(scope="module")
 def english() -> dict[str, dict]:
     """{item_id: {question, options}} read from vsm2013_questions_en.csv with the rule above."""
@@ -191,7 +164,7 @@ def english() -> dict[str, dict]:
     assert {"ID", "Prompt Text"} <= set(df.columns), f"{path}: columns {list(df.columns)}"
     out = {}
     for iid, text in zip(df["ID"], df["Prompt Text"]):
-        question, options = split_vsm_prompt(text)
+        question, options = split_prompt_text(text)
         out[iid.strip().zfill(2)] = {"question": question, "options": options}
     return out
 
@@ -362,16 +335,6 @@ def test_vsm_statements_share_the_lead_in(vsm, lang):
 
 
 # --------------------------------------------------------------------------- VSM 2013: English source
-
-def test_vsm_prompt_split_rule():
-    text = ("Please answer the below question by choosing an answer from the following:\n1. a\n2. b\n"
-            "3. c\n4. d\n5. e\n\nWhy?")
-    assert split_vsm_prompt(text) == ("Why?", ["a", "b", "c", "d", "e"])
-    text = "To what extent do you agree or disagree: S.\n\n1 = x\n2 = y\n3 = z\n4 = v\n5 = w"
-    assert split_vsm_prompt(text) == ("To what extent do you agree or disagree: S.", ["x", "y", "z", "v", "w"])
-    with pytest.raises(AssertionError):
-        split_vsm_prompt("Why?\n1. a\n2. b")  # question and options in one paragraph
-
 
 def test_vsm_english_source(english):
     """The authentic wording, and the scale structure that test_vsm_scales_are_consistent assumes."""
