@@ -179,11 +179,23 @@ def test_nan_rows_dropped_and_counted():
 
 
 # ---------------------------------------------------------------- errors and fallbacks
-def test_confounded_fixed_effects_raise_input_error():
+@pytest.mark.parametrize("engine", ["statsmodels", "sufficient"])
+def test_confounded_fixed_effects_are_dropped_with_a_note(engine):
+    """As R drops aliased columns: the later, redundant term goes and the fit says so."""
     data = simulate(n_items=12, n_countries=6)
     data["prompt_lang"] = np.where(data["condition"] == "default", "en", "de")
-    with pytest.raises(InputError, match="rank deficient"):
-        stats.fit_mixed(data, "js_sim ~ C(condition) + C(prompt_lang)")
+    data["constant_in_data"] = 1.0 + 0 * data["js_sim"]
+    fit = stats.fit_mixed(data, "js_sim ~ C(condition) + C(prompt_lang)", engine=engine)
+    assert fit.formula == "js_sim ~ C(condition)"
+    assert any("dropped fixed term 'C(prompt_lang)'" in n and "aliased" in n for n in fit.notes)
+    reference = stats.fit_mixed(data, "js_sim ~ C(condition)", engine=engine)
+    assert fit.coefficients["estimate"].tolist() == pytest.approx(reference.coefficients["estimate"].tolist())
+
+
+def test_drop_aliased_terms_maps_columns_to_terms():
+    formula, notes = stats.drop_aliased_terms("y ~ C(m) + C(c) + C(m):C(c) + x", ["C(m)[T.b]:C(c)[T.z]", "x"])
+    assert formula == "y ~ C(m) + C(c)" and len(notes) == 2
+    assert stats.drop_aliased_terms("y ~ a", ["something else"]) == ("y ~ a", [])
 
 
 def test_missing_random_column_raises_input_error():

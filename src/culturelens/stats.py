@@ -288,10 +288,37 @@ def fit_mixed(
         return _fit_ols(clean, fitted_formula, n_groups, notes, dropped)
     n_levels = sum(n_groups[r] for r in usable)
     fit = _ENGINE_FITTERS[choose_engine(engine, len(clean), n_levels)]
-    result = fit(clean, fitted_formula, usable, reml)
+    while True:
+        try:
+            result = fit(clean, fitted_formula, usable, reml)
+            break
+        except AliasedError as err:  # as R's lm/lmer drop aliased columns: drop their terms, say so
+            fitted_formula, alias_notes = drop_aliased_terms(fitted_formula, err.aliased)
+            if not alias_notes:
+                raise
+            notes += alias_notes
     result.n_groups, result.dropped_rows = n_groups, int(dropped)
     result.notes = notes + result.notes
     return result
+
+
+_LEVEL = re.compile(r"\[T\.[^\]]*\]")
+
+
+def drop_aliased_terms(formula: str, aliased: Sequence[str]) -> tuple[str, list[str]]:
+    """Remove the terms whose design columns are aliased with earlier ones (a rank-deficient
+    design in this data, e.g. a covariate constant within the only model that has data).
+    Returns the new formula and a note per dropped term; no note if no term could be matched."""
+    lhs, added, removed = parse_formula(formula)
+    bare = {_LEVEL.sub("", column) for column in aliased}
+    gone = [t for t in added if t.replace(" ", "") in {b.replace(" ", "") for b in bare}]
+    if not gone:
+        return formula, []
+    kept = [t for t in added if t not in gone] or ["1"]
+    rhs = " + ".join(kept) + "".join(f" - {r}" for r in removed)
+    notes = [f"dropped fixed term '{t}': its columns are aliased with earlier terms in this data "
+             f"(rank-deficient design)" for t in gone]
+    return f"{lhs} ~ {rhs}", notes
 
 
 def choose_engine(engine: str, n_rows: int, n_levels: int = 0) -> str:
@@ -416,14 +443,17 @@ def _check_rank(exog: np.ndarray, names: Sequence[str], formula: str) -> None:
     raise _rank_error(aliased, formula)
 
 
+class AliasedError(InputError):
+    """The fixed-effects design is rank deficient; `aliased` names the redundant columns."""
+
+    def __init__(self, aliased: Sequence[str], formula: str):
+        self.aliased = list(aliased)
+        super().__init__("config", "formula", "fixed effects that the data can separate (design is rank "
+                         f"deficient; aliased with earlier columns: {self.aliased})", formula)
+
+
 def _rank_error(aliased: Sequence[str], formula: str) -> InputError:
-    return InputError(
-        "config",
-        "formula",
-        "fixed effects that the data can separate (design is rank deficient; "
-        f"aliased with earlier columns: {list(aliased)})",
-        formula,
-    )
+    return AliasedError(aliased, formula)
 
 
 def _build_model(formula: str, data: pd.DataFrame, random: Sequence[str]):
