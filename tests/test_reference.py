@@ -105,3 +105,20 @@ def test_engine_records_failures(tmp_path):
     assert stats.failed == {"bad_request": 1}
     assert responses.iloc[0]["error"] == "HTTP 400: no such option"
     assert ResponseStore(tmp_path, "u").failures(responses.iloc[0]["key"]) == 1
+
+
+def test_engine_records_unexpected_client_errors_and_goes_on(tmp_path):
+    spec = {"provider": "reference", "respondent": "uniform", "elicitation": LOGPROBS}
+    b = backends.make("u", spec, targets=TARGETS)
+    original = b.send
+
+    async def flaky(request, timeout):
+        if request["country"] == "JP":
+            raise ValueError("bug in a client library")
+        return await original(request, timeout)
+
+    b.send = flaky
+    with ResponseStore(tmp_path, "u") as store:
+        responses, stats = engine.run(pd.DataFrame([prompt("US"), prompt("JP")]), b, store)
+    assert stats.ok == 1 and stats.failed == {"client_error": 1}
+    assert responses.set_index("country").loc["JP", "error"] == "ValueError: bug in a client library"

@@ -119,6 +119,9 @@ async def _send_one(key: str, request: dict, backend, limits: Limits, limiter: R
                 return _failure(key, request, backend, err.kind, str(err), attempt, errors, started)
             await asyncio.sleep(delay)
             continue
+        except Exception as err:  # noqa: BLE001 — unclassified client error: recorded, the job goes on
+            return _failure(key, request, backend, "client_error", f"{type(err).__name__}: {err}", attempt,
+                            errors, started)
         usage = result.get("usage") or {}
         limiter.settle(estimate, usage.get("total_tokens"))
         return {"key": key, "model": backend.name, "identity": backend.identity, "request": request,
