@@ -62,3 +62,22 @@ def test_distributions_maps_labels_back_to_options_and_reports_failures():
     got = dist.set_index("option_index")["prob"].to_dict()
     assert got == pytest.approx({2: 0.7, 1: 0.2, 0: 0.1})   # label A showed option 2
     assert invalid.iloc[0]["reason"] == "failed" and invalid.iloc[0]["detail"] == "HTTP 500"
+
+
+def test_words_starting_with_a_label_are_not_answers():
+    labels = list("ABCDEFGHJK")
+    assert elicit.parse_answer("A lot depends on it", labels) is None
+    assert elicit.parse_answer("I think B", labels) is None
+    assert elicit.parse_answer("B.", labels) == "B" and elicit.parse_answer("Answer: K", labels) == "K"
+
+
+def test_odd_payload_shapes_are_reported_not_fatal():
+    prompts = pd.DataFrame([{**{k: "x" for k in elicit.META}, "prompt_id": "p", "condition": "c", "country": "US",
+                             "labels": ["A", "B"], "shown_options": [0, 1]}])
+    bad = {"choices": [{"logprobs": {"content": [{"token": "A", "logprob": None,
+                                                   "top_logprobs": [{"token": "A", "logprob": None}]}]}}]}
+    responses = pd.DataFrame([{"prompt_id": "p", "condition": "c", "country": "US", "status": "ok", "error": None,
+                               "payload": json.dumps(bad)}])
+    dist, invalid = elicit.distributions(prompts, responses, "logprobs")
+    assert dist.empty and invalid.iloc[0]["reason"] == "unparseable"
+    assert "unexpected response shape" in invalid.iloc[0]["detail"]

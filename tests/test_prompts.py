@@ -107,3 +107,15 @@ def test_verbalized_variant_asks_for_json_over_the_same_labels():
     text = json.loads(row.messages_verbalized)[-1]["content"]
     assert text.endswith('Give JSON like {"A": 0.33, "B": 0.33, "C": 0.33}.')
     assert "Answer with the letter" not in text and "A. a" in text
+
+
+def test_labels_skip_the_pronoun_i_and_single_option_items_are_not_rendered():
+    items = pd.DataFrame([
+        {"item_id": "long", "lang": "en", "question": "Scale?", "options": [str(i) for i in range(10)], "scale": "ordinal"},
+        {"item_id": "one", "lang": "en", "question": "Only?", "options": ["yes"], "scale": "nominal"},
+    ])
+    table, notes = prompts.render(items, {"long": ["US"], "one": ["US"]}, study="s", stance=False,
+                                  conditions={"d": {"persona": False, "languages": ["en"]}}, templates=TEMPLATES,
+                                  paraphrases=1, option_orders=["listed", "reversed"], survey_sha="x")
+    assert set(table.item_id) == {"long"} and any("fewer than two" in n for n in notes)
+    assert list(table.iloc[0].labels) == list("ABCDEFGHJK")

@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 
 _STRIP = " \t\n\r.:)(*\"'[]`"
-# "A", "(A)", "A) …", "A. …", "Answer: A" — but not "Absolutely" or "a dog".
-_ANSWER = re.compile(r"^\W*(?i:(?:the\s+)?answer(?:\s+is)?\s*[:\-]?\s*)?\(?([A-Z])(?![A-Za-z])")
+# "A", "(A)", "A) …", "A. …", "Answer: A" — but not "Absolutely", "A lot depends" or "a dog".
+_ANSWER = re.compile(r"^\W*(?i:(?:the\s+)?answer(?:\s+is)?\s*[:\-]?\s*)?\(?([A-Z])(?=\s*$|[.):,\]])")
 
 
 def token_label(token: str, labels: Sequence[str]) -> str | None:
@@ -124,10 +124,14 @@ def distributions(prompts, responses, method: str):
     for rec in merged.to_dict("records"):
         meta = {k: rec[k] for k in META}
         if rec["status"] != "ok":
-            invalid.append({**meta, "reason": rec["status"] or "missing", "detail": rec["error"]})
+            reason = "missing" if pd.isna(rec["status"]) else rec["status"]
+            invalid.append({**meta, "reason": reason, "detail": rec["error"]})
             continue
         labels = list(rec["labels"])
-        probs, coverage, n_valid, n_invalid, note = parser(json.loads(rec["payload"]), labels)
+        try:
+            probs, coverage, n_valid, n_invalid, note = parser(json.loads(rec["payload"]), labels)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:  # an odd payload shape
+            probs, note = None, f"unexpected response shape: {type(err).__name__}: {err}"
         if probs is None:
             invalid.append({**meta, "reason": "unparseable", "detail": note})
             continue

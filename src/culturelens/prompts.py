@@ -17,7 +17,8 @@ from . import countries
 from .templates import Template
 
 NO_PERSONA = "none"
-LABELS = string.ascii_uppercase
+# Latin capitals without "I", which models also emit as the English pronoun ("I think …")
+LABELS = string.ascii_uppercase.replace("I", "")
 
 
 def prompt_id(messages: list[dict], labels: list[str], shown: list[int]) -> str:
@@ -106,9 +107,12 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
     if unscored:
         notes.append(f"{len(unscored)} items have no survey data for the selected countries and were not rendered")
     skipped_native: set[str] = set()
+    too_few = [i for i, texts in by_item.items() if len(next(iter(texts.values()))["options"]) < 2 and not stance]
+    if too_few:
+        notes.append(f"{len(too_few)} items have fewer than two answer options left and were not rendered")
     for item_id, texts in by_item.items():
         countries_here = eligible.get(item_id) or []
-        if not countries_here:
+        if not countries_here or item_id in too_few:
             continue
         for cond_name, cond in conditions.items():
             triples = targets_for(cond, cond["languages"], countries_here, templates)

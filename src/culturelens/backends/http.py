@@ -89,6 +89,8 @@ class OpenAICompatibleBackend:
             payload = json.loads(body)
         except ValueError:
             raise Retryable("malformed", f"response is not JSON: {body[:80]!r}") from None
+        if not isinstance(payload, dict) or payload.get("error") or not payload.get("choices"):
+            raise Retryable("malformed", f"HTTP 200 without choices: {body[:200]!r}")  # some proxies do this
         return {"payload": payload, "usage": payload.get("usage"), "cost_usd": 0.0}
 
     async def aclose(self) -> None:
