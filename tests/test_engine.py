@@ -223,3 +223,34 @@ def test_backoff_is_capped_jittered_and_respects_retry_after():
     assert max(delays) <= 8 and min(delays) >= 0.5
     assert len({round(d, 6) for d in delays}) > 10          # jitter
     assert backoff_delay(1, limits, retry_after=30) == 30
+
+
+def test_batches_are_split_within_provider_limits(monkeypatch):
+    from culturelens import batch
+
+    monkeypatch.setattr(batch, "MAX_REQUESTS", 3)
+    parts = batch.chunks({f"k{i}": {"messages": []} for i in range(7)})
+    assert [len(p) for p in parts] == [3, 3, 1]
+
+
+def test_a_batch_that_cannot_be_retrieved_is_abandoned_after_three_tries(server, tmp_path):
+    table = prompts(2)
+    backend = make(server, client="litellm", batch=True, batch_poll_s=0.05)
+    _, requests = engine.plan(table, backend)
+
+    async def submit():
+        with ResponseStore(tmp_path, "fake") as store:
+            record = await BatchRunner(backend, store).submit(requests)
+            (store.dir / "batches" / f"{record['batch_id']}.json").unlink()
+            record["batch_id"] = "batch_that_was_deleted"      # the provider no longer knows it
+            (store.dir / "batches" / "batch_that_was_deleted.json").write_text(json.dumps(record))
+
+    asyncio.run(submit())
+    path = tmp_path / "fake" / "batches" / "batch_that_was_deleted.json"
+    for attempt in (1, 2, 3):
+        _, stats = run(make(server, client="litellm", batch=True, batch_poll_s=0.05), table, tmp_path)
+        assert stats.failed == {"batch_pending": 2} and stats.ok == 0
+        assert json.loads(path.read_text())["collect_errors"] == attempt
+    assert json.loads(path.read_text())["status"] == "abandoned"
+    _, stats = run(make(server, client="litellm", batch=True, batch_poll_s=0.05), table, tmp_path)
+    assert stats.ok == 2                                          # sent again in a new batch

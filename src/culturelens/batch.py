@@ -18,6 +18,9 @@ from .store import ResponseStore
 log = logging.getLogger(__name__)
 
 DONE = {"completed", "failed", "expired", "cancelled"}
+MAX_REQUESTS = 50_000      # OpenAI's limit per batch (and 200 MB per input file)
+MAX_BYTES = 190 * 2**20
+MAX_COLLECT_ERRORS = 3     # a batch that cannot be retrieved this often is abandoned: its requests are sent again
 
 
 def _provider_kwargs(backend) -> dict:
@@ -116,18 +119,44 @@ class BatchRunner:
         return "ok" if ok else "failed"
 
 
+def chunks(requests: dict[str, dict]) -> list[dict[str, dict]]:
+    """Split requests into batches within the provider's request and size limits."""
+    out, current, size = [], {}, 0
+    for key, req in requests.items():
+        line = len(json.dumps(req)) + 200
+        if current and (len(current) >= MAX_REQUESTS or size + line > MAX_BYTES):
+            out.append(current)
+            current, size = {}, 0
+        current[key] = req
+        size += line
+    return out + ([current] if current else [])
+
+
 async def run_batches(backend, store: ResponseStore, todo: dict[str, dict], deadline: float,
-                      poll_s: float = 30.0) -> None:
-    """Collect earlier batches, submit what is neither stored nor pending, collect it."""
+                      poll_s: float = 30.0) -> set[str]:
+    """Collect earlier batches, submit what is neither stored nor pending, collect it.
+    Returns the keys still waiting in batches the provider has not finished."""
     runner = BatchRunner(backend, store, poll_s)
     pending = runner.pending()
     in_flight = {k for rec in pending.values() for k in rec["keys"]}
     fresh = {k: r for k, r in todo.items() if k not in in_flight and k not in store}
-    if fresh:
-        record = await runner.submit(fresh)
+    for part in chunks(fresh):
+        record = await runner.submit(part)
         pending[record["batch_id"]] = record
+    waiting: set[str] = set()
     for record in pending.values():
-        await runner.collect(record, deadline)
+        try:
+            await runner.collect(record, deadline)
+        except Exception as err:  # noqa: BLE001 — deleted batch, expired file, changed key …
+            record["collect_errors"] = record.get("collect_errors", 0) + 1
+            record["last_error"] = f"{type(err).__name__}: {err}"[:500]
+            if record["collect_errors"] >= MAX_COLLECT_ERRORS:
+                record.update(collected=True, status="abandoned")  # its requests are sent again next run
+            runner._save(record)
+            log.warning("batch %s: %s", record["batch_id"], record["last_error"])
+        if not record.get("collected") or record.get("status") == "abandoned":
+            waiting.update(record["keys"])  # unanswered: retried (resubmitted once abandoned) next run
+    return waiting
 
 
 def batch_dir(store_root: str | Path, model: str) -> Path:

@@ -29,6 +29,10 @@ from .store import ResponseStore, request_key
 
 log = logging.getLogger(__name__)
 
+# failure kinds a later run may fix: the inference job fails so that the next run retries them
+RETRYABLE_KINDS = ("rate_limit", "server_error", "timeout", "connection", "truncated", "malformed",
+                   "deadline", "batch_pending")
+
 RESPONSE_COLUMNS = ["prompt_id", "condition", "country", "key", "status", "cached", "error", "error_kind",
                     "attempts", "latency_s", "cost_usd", "payload"]
 
@@ -169,11 +173,16 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore, limits
         if getattr(backend, "use_batch", False) and todo:
             from .batch import run_batches
 
-            await run_batches(backend, store, {k: requests[k] for k in todo}, deadline, backend.batch_poll_s)
+            waiting = await run_batches(backend, store, {k: requests[k] for k in todo}, deadline,
+                                        backend.batch_poll_s)
             for key in todo:
-                record = store.get(key) or {**_failure(key, requests[key], backend, "batch_error",
-                                                        "no successful result in the batch output", 1, [], t0),
-                                            "latency_s": None}
+                record = store.get(key)
+                if record is None and key in waiting:
+                    record = _failure(key, requests[key], backend, "batch_pending",
+                                      "the batch has not finished yet: rerun to collect it", 0, [], t0)
+                elif record is None:
+                    record = _failure(key, requests[key], backend, "batch_error",
+                                      "no successful result in the batch output (see the store)", 1, [], t0)
                 fresh[key] = record
                 bar.update(record["status"] == "failed", record["cost_usd"])
         else:

@@ -23,7 +23,10 @@ def main(sm):
         if spec["provider"] == "reference":  # answers depend on each study's survey: one backend per study
             results = {}
             for study, path in zip(studies, sm.input.targets):
-                backend = backends.make(model, spec, targets=pd.read_parquet(path))
+                targets = pd.read_parquet(path)
+                if sm.params.countries:  # a country slice: the oracle's no-persona answer pools these only
+                    targets = targets[targets["country"].isin(sm.params.countries)]
+                backend = backends.make(model, spec, targets=targets)
                 results[study], stats = engine.run(prompts[study], backend, store, limits)
                 logging.info("%s: %s", study, stats.line())
         else:
@@ -41,8 +44,24 @@ def main(sm):
             results = {s: responses[(table["_study"] == s).to_numpy()] for s in studies}
             if spec["provider"] == "vllm":
                 server.check_alive()  # a server that died mid-run fails the job (the store keeps what arrived)
+    retry = retryable_failures(results.values())
+    if retry:
+        # what arrived is in the store; failing the job makes the next run retry only these
+        raise RuntimeError(f"{sum(retry.values())} requests failed for reasons worth retrying ({dict(retry)}); "
+                           "rerun to retry them (answers already received are kept in the store)")
     for study, path in zip(studies, sm.output.responses):
         results[study].to_parquet(path)
+
+
+def retryable_failures(tables) -> dict:
+    """Failures by kind that a later run may fix (rate limits, timeouts, deadline, pending batches)."""
+    from collections import Counter
+
+    counts = Counter()
+    for table in tables:
+        failed = table[(table["status"] == "failed") & table["error_kind"].isin(engine.RETRYABLE_KINDS)]
+        counts.update(failed.drop_duplicates("key")["error_kind"])
+    return counts
 
 
 _common.run(snakemake, main)  # noqa: F821
