@@ -635,14 +635,18 @@ class FakeOpenAIServer:
         meta = self._add_file(upload.file.read(), upload.filename or "upload", str(purpose))
         return web.json_response(meta, dumps=_dumps)
 
-    def _file_or_404(self, request: web.Request) -> dict | web.Response:
-        fid = request.match_info["id"]
+    def _lookup_or_404(self, request: web.Request, table: dict, kind: str) -> dict | web.Response:
+        """The stored object named by the URL's id, or the OpenAI-style 401 / 404 response."""
         if not self._authorised(request):
             return self._unauthorised(request)
-        entry = self.files.get(fid)
+        oid = request.match_info["id"]
+        entry = table.get(oid)
         if entry is None:
-            return _error(404, f"No such File object: {fid}", "invalid_request_error", None, "id")
+            return _error(404, f"No such {kind} object: {oid}", "invalid_request_error", None, "id")
         return entry
+
+    def _file_or_404(self, request: web.Request) -> dict | web.Response:
+        return self._lookup_or_404(request, self.files, "File")
 
     async def _file_get(self, request: web.Request) -> web.Response:
         entry = self._file_or_404(request)
@@ -772,13 +776,7 @@ class FakeOpenAIServer:
         obj.update(status="completed", finalizing_at=now, completed_at=now)
 
     def _batch_or_404(self, request: web.Request) -> dict | web.Response:
-        if not self._authorised(request):
-            return self._unauthorised(request)
-        bid = request.match_info["id"]
-        state = self.batches.get(bid)
-        if state is None:
-            return _error(404, f"No such Batch object: {bid}", "invalid_request_error", None, "id")
-        return state
+        return self._lookup_or_404(request, self.batches, "Batch")
 
     async def _batch_get(self, request: web.Request) -> web.Response:
         state = self._batch_or_404(request)

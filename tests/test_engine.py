@@ -187,16 +187,21 @@ def test_provider_without_logprobs_fails_up_front(monkeypatch):
         backends.make("claude", spec).check()
 
 
+def submit_batch(server, table, tmp_path) -> dict:
+    """Submit the table's requests as one batch and return its record, as a process that then dies."""
+    backend = make(server, client="litellm", batch=True, batch_poll_s=0.05)
+    _, requests = engine.plan(table, backend)
+
+    async def submit():
+        with ResponseStore(tmp_path, "fake") as store:
+            return await BatchRunner(backend, store).submit(requests)
+
+    return asyncio.run(submit())
+
+
 def test_batch_mode_is_resumable_after_the_submitter_dies(server, tmp_path):
     table = prompts(5)
-    backend = make(server, client="litellm", batch=True, batch_poll_s=0.05)
-    keys, requests = engine.plan(table, backend)
-
-    async def submit_and_die():
-        with ResponseStore(tmp_path, "fake") as store:
-            await BatchRunner(backend, store).submit(requests)
-
-    asyncio.run(submit_and_die())
+    submit_batch(server, table, tmp_path)
     assert len(server.batch_requests) == 5 and len(ResponseStore(tmp_path, "fake")) == 0
     # a new process: finds the pending batch, collects it, submits nothing new
     responses, stats = run(make(server, client="litellm", batch=True, batch_poll_s=0.05), table, tmp_path)
@@ -235,18 +240,12 @@ def test_batches_are_split_within_provider_limits(monkeypatch):
 
 def test_a_batch_that_cannot_be_retrieved_is_abandoned_after_three_tries(server, tmp_path):
     table = prompts(2)
-    backend = make(server, client="litellm", batch=True, batch_poll_s=0.05)
-    _, requests = engine.plan(table, backend)
-
-    async def submit():
-        with ResponseStore(tmp_path, "fake") as store:
-            record = await BatchRunner(backend, store).submit(requests)
-            (store.dir / "batches" / f"{record['batch_id']}.json").unlink()
-            record["batch_id"] = "batch_that_was_deleted"      # the provider no longer knows it
-            (store.dir / "batches" / "batch_that_was_deleted.json").write_text(json.dumps(record))
-
-    asyncio.run(submit())
-    path = tmp_path / "fake" / "batches" / "batch_that_was_deleted.json"
+    record = submit_batch(server, table, tmp_path)
+    batches = tmp_path / "fake" / "batches"
+    (batches / f"{record['batch_id']}.json").unlink()
+    record["batch_id"] = "batch_that_was_deleted"      # the provider no longer knows it
+    path = batches / "batch_that_was_deleted.json"
+    path.write_text(json.dumps(record))
     for attempt in (1, 2, 3):
         _, stats = run(make(server, client="litellm", batch=True, batch_poll_s=0.05), table, tmp_path)
         assert stats.failed == {"batch_pending": 2} and stats.ok == 0

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import time
-from pathlib import Path
 
 from .store import ResponseStore
 
@@ -157,7 +156,3 @@ async def run_batches(backend, store: ResponseStore, todo: dict[str, dict], dead
         if not record.get("collected") or record.get("status") == "abandoned":
             waiting.update(record["keys"])  # unanswered: retried (resubmitted once abandoned) next run
     return waiting
-
-
-def batch_dir(store_root: str | Path, model: str) -> Path:
-    return Path(store_root) / model / "batches"

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ..alignment import target_vectors
 from ..config import digest
 
 
@@ -31,14 +32,10 @@ class ReferenceRespondent:
         self.kind = spec["respondent"]
         self.spec = dict(spec)
         self.elicitation = dict(spec["elicitation"])
-        self._dist: dict[tuple[str, str], np.ndarray] = {}
-        self._n: dict[tuple[str, str], float] = {}
-        for (item, country), grp in targets.groupby(["item_id", "country"], sort=False):
-            grp = grp.sort_values("option_index")
-            probs = np.zeros(int(grp["option_index"].max()) + 1)
-            probs[grp["option_index"].to_numpy()] = grp["share"].to_numpy()
-            self._dist[(item, country)] = probs / probs.sum()
-            self._n[(item, country)] = float(grp["n"].iloc[0]) if "n" in grp else math.nan
+        self._dist = target_vectors(targets)
+        self._n: dict[tuple[str, str], float] = (
+            targets.groupby(["item_id", "country"], sort=False)["n"].first().astype(float).to_dict()
+            if "n" in targets else {})
         data_sha = digest(sorted((k, v.round(12).tolist()) for k, v in self._dist.items()))
         self.identity = {"provider": "reference", "respondent": self.kind, "spec": self.spec,
                          "targets_sha": data_sha}
