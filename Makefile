@@ -1,19 +1,35 @@
 # culturelens: `make run` sets up and runs the default study; `make test` sets up and runs the tests.
+# Packages come from uv.lock (exact versions and hashes): `make lock` re-resolves it after a change
+# to pyproject.toml, `make upgrade` moves every package to its newest allowed release.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+UV_HOME := .uv
+UV := $(UV_HOME)/bin/uv
+UV_VERSION := 0.13.9
 CORES ?= all
 export LITELLM_LOCAL_MODEL_COST_MAP := True
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup run report test lint clean
+.PHONY: setup run report test lint lock upgrade clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# uv lives in its own small venv: `uv sync` removes whatever the lock does not list from .venv.
+$(UV):
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra test --python $(PYTHON)
 	touch $@
+
+lock: $(UV)
+	$(UV) lock
+
+upgrade: $(UV)
+	$(UV) lock --upgrade
+	$(UV) sync --frozen --extra test --python $(PYTHON)
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
