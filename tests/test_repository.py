@@ -1,0 +1,27 @@
+"""The repository itself: nothing that only exists on the machine it was written on."""
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# absolute paths of a developer's or CI machine (home folders, the work tree, temp build dirs)
+MACHINE_PATH = re.compile(r"(?<![\w.])/(work|root|home/[\w.-]+|Users/[\w.-]+|mnt/[\w.-]+)/")
+
+
+def tracked_text_files():
+    names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in names:
+        path = ROOT / name
+        if name == "uv.lock" or not path.is_file():
+            continue
+        try:
+            yield name, path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # binary
+
+
+def test_no_absolute_machine_paths():
+    hits = [f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
+            for name, text in tracked_text_files() for m in MACHINE_PATH.finditer(text)]
+    assert not hits, "absolute paths of one machine in tracked files:\n" + "\n".join(hits[:20])
