@@ -30,7 +30,7 @@ def snakemake(workdir, *args, config=(), check=True):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
-    for name in ("Snakefile", "workflow", "config", "envs", "resources", "src"):
+    for name in ("Snakefile", "workflow", "config", "envs", "resources", "src", "uv.lock"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
     snakemake(work)
@@ -48,6 +48,19 @@ def test_results_tree(run):
               "vsm2013/figures/hofstede_scatter.png", "summary.md", "manifest.json"):
         assert (run / "results" / f).is_file(), f
     assert "oracle" in (run / "results/summary.md").read_text()
+
+
+def test_manifest_names_the_environment(run):
+    import hashlib
+    import json
+    from importlib import metadata
+
+    manifest = json.loads((run / "results/manifest.json").read_text())
+    env = manifest["environment"]
+    assert env["lock"]["sha256"] == hashlib.sha256((ROOT / "uv.lock").read_bytes()).hexdigest()
+    for package in ("pandas", "statsmodels", "snakemake", "litellm"):
+        assert env["packages"][package] == metadata.version(package)
+    assert env["lock"]["sha256"][:16] in (run / "results/summary.md").read_text()
 
 
 def test_oracle_beats_uniform(run):
@@ -122,7 +135,7 @@ def test_api_model_through_the_whole_workflow(tmp_path):
 
     from openai_server import FakeOpenAIServer
 
-    for name in ("Snakefile", "workflow", "config", "envs", "resources", "src"):
+    for name in ("Snakefile", "workflow", "config", "envs", "resources", "src", "uv.lock"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
     with FakeOpenAIServer() as server:

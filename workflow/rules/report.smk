@@ -124,6 +124,7 @@ rule summary:
         studies=STUDIES,
         models=MODELS,
         config=config,
+        lock=str(Path(workflow.basedir) / "uv.lock"),
     log:
         "logs/summary.log",
     conda:

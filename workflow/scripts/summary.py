@@ -1,8 +1,6 @@
 import datetime
 import hashlib
 import json
-import platform
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -10,9 +8,8 @@ import pandas as pd
 import _common
 import culturelens
 from culturelens.config import digest
+from culturelens.environment import describe
 from culturelens.summary import write_summary
-
-PACKAGES = ["snakemake", "pandas", "pyarrow", "numpy", "scipy", "statsmodels", "seaborn", "babel"]
 
 
 def response_counts(path) -> dict:
@@ -49,17 +46,19 @@ def main(sm):
         entry["notes"] = [n for n in notes if n]
         studies[study] = entry
         manifest_studies[study] = {"responses": counts, "notes": entry["notes"]}
+    environment = describe(sm.params.lock)
     meta = {
         "culturelens": culturelens.__version__,
         "config_sha": digest(sm.params.config),
+        "lock": (f"{environment['lock']['file']} sha256 {environment['lock']['sha256'][:16]}"
+                 if environment["lock"]["present"] else f"{environment['lock']['file']} not found"),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     write_summary(sm.output.summary, studies, meta=meta)
     resources = sorted(p for p in Path("resources").rglob("*") if p.is_file())
     manifest = {
         **meta,
-        "python": platform.python_version(),
-        "packages": {p: metadata.version(p) for p in PACKAGES},
+        "environment": environment,
         "config": sm.params.config,
         "resources": {str(p): hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in resources},
         "studies": manifest_studies,
