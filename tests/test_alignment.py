@@ -1,9 +1,12 @@
 """Cells: variants averaged, compared with the survey, spread kept; default prompting expanded."""
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial.distance import jensenshannon
 
 from culturelens import alignment
+from culturelens.errors import InputError
 
 
 def dist_rows(model, country, condition, variants):
@@ -12,7 +15,7 @@ def dist_rows(model, country, condition, variants):
         for i, p in enumerate(probs):
             rows.append({"model": model, "study": "s", "item_id": "q", "item_lang": "en", "prompt_lang": "en",
                          "condition": condition, "persona": "none", "country": country, "paraphrase": v,
-                         "option_order": "listed", "prompt_id": f"{model}{v}", "option_index": i, "prob": p})
+                         "option_order": "listed", "prompt_id": f"{model}{condition}{country}{v}", "option_index": i, "prob": p})
     return rows
 
 
@@ -20,15 +23,19 @@ TARGETS = pd.DataFrame([
     {"item_id": "q", "country": c, "option_index": i, "share": s}
     for c, shares in [("US", [0.5, 0.5]), ("JP", [1.0, 0.0])] for i, s in enumerate(shares)
 ])
-ITEMS = pd.DataFrame([{"item_id": "q", "scale": "ordinal"}])
+ITEMS = pd.DataFrame([{"item_id": "q", "scale": "ordinal", "options": ["yes", "no"]}])
 
 
 def test_cell_metrics_by_hand():
     dist = pd.DataFrame(dist_rows("m", "US", "cross_national", [[1, 0], [0, 1]]))
     cell = alignment.cells(dist, TARGETS, ITEMS, baselines=set()).iloc[0]
-    # mean of the variants is [.5, .5] = the US survey: perfect alignment
-    assert cell.js_sim == pytest.approx(1.0)
-    assert cell.emd_sim == pytest.approx(1.0) and cell.tv == pytest.approx(0.0)
+    # mean of the variants is [.5, .5] = the US survey: the metric of the mean is perfect ...
+    assert cell.js_sim_of_mean == pytest.approx(1.0)
+    assert cell.emd_sim_of_mean == pytest.approx(1.0) and cell.tv_of_mean == pytest.approx(0.0)
+    # ... but the headline is the mean of the per-variant metrics: each variant is half off
+    assert cell.js_sim == pytest.approx(1 - 0.557923, abs=1e-6)
+    assert cell.emd_sim == pytest.approx(0.5) and cell.tv == pytest.approx(0.5) and cell.top1 == pytest.approx(1.0)
+    assert cell.js_sim_min <= cell.js_sim <= cell.js_sim_max
     # each variant alone: JSD([1,0],[.5,.5]) = H([.75,.25]) − ½(0 + 1) = 0.811278 − 0.5 = 0.311278 bits,
     # distance √0.311278 = 0.557923 → 1 − 0.557923
     assert cell.js_sim_min == pytest.approx(1 - 0.557923, abs=1e-6)
@@ -50,3 +57,54 @@ def test_default_prompting_is_compared_with_every_country():
     assert table.loc["JP", "emd_sim"] == pytest.approx(0.5)
     assert table["is_baseline"].all()
     assert bool(table.loc["JP", "native"]) is False
+
+
+def test_headline_lies_within_its_range():
+    dist = pd.DataFrame(dist_rows("m", "JP", "cross_national", [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    cell = alignment.cells(dist, TARGETS, ITEMS, baselines=set()).iloc[0]
+    per_variant = [1 - jensenshannon(v, [1, 0], base=2) for v in ([0.9, 0.1], [0.2, 0.8], [0.6, 0.4])]
+    assert cell.js_sim == pytest.approx(np.mean(per_variant))
+    assert cell.js_sim_min == pytest.approx(min(per_variant)) and cell.js_sim_max == pytest.approx(max(per_variant))
+    assert cell.js_sim_of_mean == pytest.approx(1 - jensenshannon([17 / 30, 13 / 30], [1, 0], base=2))
+
+
+def test_a_distribution_over_other_options_is_an_error_naming_the_item():
+    dist = pd.DataFrame(dist_rows("m", "US", "cross_national", [[0.2, 0.3, 0.5]]))
+    with pytest.raises(InputError, match="item 'q'.*2 options"):
+        alignment.cells(dist, TARGETS, ITEMS, baselines=set())
+    short = pd.DataFrame(dist_rows("m", "US", "cross_national", [[1.0]]))
+    with pytest.raises(InputError, match="item 'q'"):
+        alignment.cells(short, TARGETS, ITEMS, baselines=set())
+
+
+def test_survey_vectors_have_the_items_length():
+    # the last option has no survey row: the vector still has the item's 3 options (a zero share)
+    targets = pd.DataFrame([{"item_id": "q", "country": "US", "option_index": i, "share": s}
+                            for i, s in enumerate([0.5, 0.5])])
+    vectors = alignment.target_vectors(targets, {"q": 3})
+    assert vectors[("q", "US")].tolist() == [0.5, 0.5, 0.0]
+    with pytest.raises(InputError, match="0..0"):
+        alignment.target_vectors(targets, {"q": 1})
+
+
+def test_emd_over_scale_points_only():
+    """A kept "Don't know" is not the far end of the scale: EMD ignores it and renormalises."""
+    items = pd.DataFrame([{"item_id": "q", "scale": "ordinal", "options": ["agree", "neutral", "disagree", "DK"],
+                           "non_substantive": [False, False, False, True]}])
+    targets = pd.DataFrame([{"item_id": "q", "country": "US", "option_index": i, "share": s}
+                            for i, s in enumerate([0.4, 0.2, 0.2, 0.2])])
+    dist = pd.DataFrame(dist_rows("m", "US", "cross_national", [[0.25, 0.0, 0.0, 0.75]]))
+    cell = alignment.cells(dist, targets, items, baselines=set()).iloc[0]
+    # scale points: model [1, 0, 0], survey [.5, .25, .25]; CDF gaps |1−.5| + |1−.75| = .75; K−1 = 2
+    assert cell.emd_sim == pytest.approx(1 - 0.75 / 2)
+    # JSD still uses all four options
+    assert cell.js_sim == pytest.approx(1 - jensenshannon([0.25, 0, 0, 0.75], [0.4, 0.2, 0.2, 0.2], base=2))
+
+
+def test_shared_default_answers_share_an_answer_id():
+    dist = pd.DataFrame(dist_rows("u", "none", "default", [[0.5, 0.5]])
+                        + dist_rows("u", "JP", "cross_national", [[0.5, 0.5]]))
+    table = alignment.cells(dist, TARGETS, ITEMS, baselines={"u"})
+    default = table[table.condition == "default"]
+    assert len(default) == 2 and default["answer_id"].nunique() == 1
+    assert table.loc[table.condition == "cross_national", "answer_id"].iloc[0] != default["answer_id"].iloc[0]

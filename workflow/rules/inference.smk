@@ -14,7 +14,6 @@ rule query_model:
         spec=model_spec,
         studies=STUDIES,
         store=config["store"],
-        countries=config["countries"],
     log:
         "logs/query_model/{model}.log",
     conda:
@@ -35,7 +34,6 @@ rule query_vllm:
         spec=model_spec,
         studies=STUDIES,
         store=config["store"],
-        countries=config["countries"],
     resources:
         gpu=lambda wc: model_spec(wc).get("serve", {}).get("tensor_parallel_size", 1),
         runtime=lambda wc: int(model_spec(wc).get("limits", {}).get("max_total_s", 6 * 3600) / 60) + 30,

@@ -23,10 +23,8 @@ def main(sm):
         if spec["provider"] == "reference":  # answers depend on each study's survey: one backend per study
             results = {}
             for study, path in zip(studies, sm.input.targets):
-                targets = pd.read_parquet(path)
-                if sm.params.countries:  # a country slice: the oracle's no-persona answer pools these only
-                    targets = targets[targets["country"].isin(sm.params.countries)]
-                backend = backends.make(model, spec, targets=targets)
+                # every country's survey, whatever the slice: a slice never changes an answer
+                backend = backends.make(model, spec, targets=pd.read_parquet(path))
                 results[study], stats = engine.run(prompts[study], backend, store, limits)
                 logging.info("%s: %s", study, stats.line())
         else:

@@ -2,11 +2,17 @@
 
 - `uniform`: every shown option equally likely (the floor).
 - `oracle`: the target country's own survey distribution, resampled with a finite n (the survey's
-  n where known, else the configured n): the noise ceiling a perfect model could reach. Without a
-  target country (default prompting) it answers with the mean distribution over the countries
-  that have data for the item.
+  n where known, else the configured n) independently for every prompt variant: the per-country
+  noise ceiling a perfect model could reach. Without a target country (default prompting, where
+  one answer is compared with every country) there is no ceiling to give: it abstains.
+- `pooled`: the unweighted mean of the survey distributions of every country with data for the
+  item (no resampling), whatever the prompt: the best a model can do that knows the world's
+  answers but not the country. Under default prompting it is the natural upper reference.
 - `fixed_country`: always the survey distribution of one country (e.g. `us-centric`); it abstains
   on items that country was not asked.
+
+Their answers depend only on the survey, never on the configured country slice: a slice changes
+which prompts are asked, not how each is answered (so a slice's answers are the full run's).
 
 They answer in the shape of an OpenAI chat completion, so their responses go through the same
 store and the same elicitation parsers as real models.
@@ -36,6 +42,10 @@ class ReferenceRespondent:
         self._n: dict[tuple[str, str], float] = (
             targets.groupby(["item_id", "country"], sort=False)["n"].first().astype(float).to_dict()
             if "n" in targets else {})
+        by_item: dict[str, list[np.ndarray]] = {}
+        for (item, _), vec in self._dist.items():
+            by_item.setdefault(item, []).append(vec)
+        self._pooled = {item: np.mean(vecs, axis=0) for item, vecs in by_item.items()}
         data_sha = digest(sorted((k, v.round(12).tolist()) for k, v in self._dist.items()))
         self.identity = {"provider": "reference", "respondent": self.kind, "spec": self.spec,
                          "targets_sha": data_sha}
@@ -55,12 +65,10 @@ class ReferenceRespondent:
             return np.full(k, 1.0 / k)
         if self.kind == "fixed_country":
             return self._dist.get((item, self.spec["country"]))
-        # oracle
-        if country != "none":
-            probs, n = self._dist.get((item, country)), self._n.get((item, country), math.nan)
-        else:
-            rows = [v for (i, _), v in self._dist.items() if i == item]
-            probs, n = (np.mean(rows, axis=0) if rows else None), math.nan
+        if self.kind == "pooled":
+            return self._pooled.get(item)
+        # oracle: a ceiling only where the prompt has a target country
+        probs, n = self._dist.get((item, country)), self._n.get((item, country), math.nan)
         if probs is None:
             return None
         n = int(n) if n == n and n > 0 else int(self.spec.get("n", 1000))
@@ -81,8 +89,10 @@ class ReferenceRespondent:
         rng = np.random.default_rng(int(hashlib.sha256(seed_src.encode()).hexdigest()[:16], 16))
         probs = self._distribution(request["item_id"], request["country"], len(shown), rng)
         if probs is None:
-            return {"status": "abstained", "payload": None,
-                    "error": f"{self.name} has no survey data for item {request['item_id']}"}
+            why = (f"{self.name} (oracle) needs a target country; default prompting has none"
+                   if self.kind == "oracle" and request["country"] == "none"
+                   else f"{self.name} has no survey data for item {request['item_id']}")
+            return {"status": "abstained", "payload": None, "error": why}
         if len(probs) != len(shown):
             raise ValueError(f"{self.name}: item {request['item_id']} has {len(probs)} options in the "
                              f"survey but {len(shown)} were shown")
