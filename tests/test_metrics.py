@@ -149,3 +149,29 @@ def test_alignment_scores_nominal_has_nan_emd():
 def test_bad_input_raises(fn, p, q, match):
     with pytest.raises(ValueError, match=match):
         fn(p, q)
+
+
+def test_js_distance_in_nats_matches_scipys_default():
+    """Published GlobalOpinionQA reproductions call scipy's jensenshannon with its default base (e)."""
+    p, q = [0.7, 0.2, 0.1], [0.1, 0.3, 0.6]
+    assert m.js_distance(p, q, base=np.e) == pytest.approx(jensenshannon(p, q))
+    assert m.js_distance(p, q) == pytest.approx(jensenshannon(p, q, base=2))
+    # disjoint supports: the largest distance is sqrt(ln 2) in nats, 1 in bits
+    assert m.js_distance([1, 0], [0, 1], base=np.e) == pytest.approx(np.sqrt(np.log(2)))
+    assert m.js_similarity([1, 0], [0, 1]) == pytest.approx(0.0)
+
+
+def test_alignment_cells_in_nats():
+    import pandas as pd
+
+    from culturelens import alignment
+
+    items = pd.DataFrame([{"item_id": "q", "scale": "nominal", "options": ["a", "b", "c"]}])
+    targets = pd.DataFrame([{"item_id": "q", "country": "US", "option_index": i, "share": s}
+                            for i, s in enumerate([0.1, 0.3, 0.6])])
+    dist = pd.DataFrame([{"model": "m", "study": "s", "item_id": "q", "item_lang": "en", "prompt_lang": "en",
+                          "condition": "c", "country": "US", "paraphrase": 0, "option_order": "listed",
+                          "prompt_id": "p", "option_index": i, "prob": x} for i, x in enumerate([0.7, 0.2, 0.1])])
+    cell = alignment.cells(dist, targets, items, baselines=set(), js_base="e").iloc[0]
+    assert cell.js_sim == pytest.approx(1 - jensenshannon([0.7, 0.2, 0.1], [0.1, 0.3, 0.6]))
+    assert cell.js_base == "e"

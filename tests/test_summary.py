@@ -83,22 +83,36 @@ def test_summary_alignment_means(alignment, tmp_path):
     assert "- config hash: abc123" in text and "- culturelens version: 0.1.0" in text
     assert "## toy" in text
     sub = alignment[(alignment["model"] == "toy-llm") & (alignment["condition"] == "cross_national")]
-    expected = (f"| toy-llm | model | cross_national | {len(sub)} | {sub['js_sim'].mean():.3f} | "
-                f"{sub['emd_sim'].mean():.3f} | {sub['tv'].mean():.3f} | {sub['top1'].astype(float).mean():.3f} |")
+    expected = (f"| toy-llm | model | cross_national | {len(sub)} | {len(sub)} | {sub['js_sim'].mean():.3f} | n/a | "
+                f"n/a | {sub['emd_sim'].mean():.3f} | {sub['tv'].mean():.3f} | {sub['top1'].astype(float).mean():.3f} |")
     assert any(line.startswith(expected) for line in text.splitlines())
     base = alignment[(alignment["model"] == "uniform") & (alignment["condition"] == "linguistic")]
-    assert f"| uniform | baseline | linguistic | {len(base)} | {base['js_sim'].mean():.3f} |" in text
+    assert f"| uniform | baseline | linguistic | {len(base)} | {len(base)} | {base['js_sim'].mean():.3f} |" in text
     # models first, then baselines; conditions in their natural order
     table_rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [r.split(" | ")[0][2:] for r in table_rows] == ["toy-llm"] * 3 + ["oracle"] * 3 + ["uniform"] * 3
     assert [r.split(" | ")[2] for r in table_rows[:3]] == ["default", "cross_national", "linguistic"]
 
 
+def test_summary_compares_models_on_common_cells(alignment, tmp_path):
+    """A respondent that covers only part of the items restricts the comparison to the shared
+    cells, and both counts are shown."""
+    partial = alignment[~((alignment["model"] == "oracle") & (alignment["item_id"] == "q0"))]
+    text = summary.write_summary(tmp_path / "s.md", {"toy": {"alignment": partial}}).read_text()
+    shared = partial[(partial["condition"] == "default") & (partial["item_id"] != "q0")]
+    for model in ("toy-llm", "uniform", "oracle"):
+        sub = shared[shared["model"] == model]
+        own = partial[(partial["model"] == model) & (partial["condition"] == "default")]
+        kind = "model" if model == "toy-llm" else "baseline"
+        assert f"| {model} | {kind} | default | {len(sub)} | {len(own)} | {sub['js_sim'].mean():.3f} |" in text
+
+
 def test_summary_nominal_only_study(alignment, tmp_path):
     nominal = alignment.assign(emd_sim=np.nan)
     text = summary.write_summary(tmp_path / "s.md", {"toy": {"alignment": nominal}}).read_text()
     sub = nominal[(nominal["model"] == "oracle") & (nominal["condition"] == "default")]
-    assert f"| oracle | baseline | default | {len(sub)} | {sub['js_sim'].mean():.3f} | n/a |" in text
+    assert (f"| oracle | baseline | default | {len(sub)} | {len(sub)} | {sub['js_sim'].mean():.3f} | n/a | n/a "
+            f"| n/a |") in text
 
 
 def test_summary_correlations_stats_notes(correlations, coefficients, tmp_path):
@@ -135,5 +149,6 @@ def test_summary_robustness_columns_and_section(alignment, tmp_path):
                                                               "us_centric_gap": gap}}).read_text()
     sub = data[(data["model"] == "toy-llm") & (data["condition"] == "default")]
     row = next(line for line in text.splitlines() if line.startswith("| toy-llm | model | default |"))
-    assert row.endswith(f"| [{sub['js_sim_min'].mean():.3f}, {sub['js_sim_max'].mean():.3f}] | 0.900 | 0.020 |")
+    assert f"| {sub['js_sim'].mean():.3f} | [{sub['js_sim_min'].mean():.3f}, {sub['js_sim_max'].mean():.3f}] |" in row
+    assert row.endswith("| 0.900 | 0.020 |")
     assert "| m | 2 | 0.200 | 0.100 | 0.300 | 0.050 | 1 |" in text

@@ -35,7 +35,7 @@ VARIANT = ["paraphrase", "option_order"]
 METRICS = ["js_sim", "emd_sim", "tv", "top1"]
 COLUMNS = CELL + ["study", "item_lang", "is_baseline", "native", "scale", "n_options", "n_variants",
                   *METRICS, *(f"{m}_of_mean" for m in METRICS), "js_sim_min", "js_sim_max", "spread_jsd",
-                  "answer_id", "model_dist", "survey_dist"]
+                  "js_base", "answer_id", "model_dist", "survey_dist"]
 
 
 def target_vectors(targets: pd.DataFrame, n_options: Mapping[str, int] | None = None,
@@ -97,8 +97,9 @@ def expand_default(variants: pd.DataFrame, by_item: Mapping[str, list[str]]) -> 
     return pd.concat([variants[~none], expanded], ignore_index=True)
 
 
-def _scores(p: np.ndarray, q: np.ndarray, ordinal: bool, scale_points: np.ndarray) -> dict[str, float]:
-    out = metrics.alignment_scores(p, q, ordinal=False)
+def _scores(p: np.ndarray, q: np.ndarray, ordinal: bool, scale_points: np.ndarray,
+            base: float = 2.0) -> dict[str, float]:
+    out = metrics.alignment_scores(p, q, ordinal=False, base=base)
     if ordinal:
         ps, qs = p[scale_points], q[scale_points]
         out["emd_sim"] = metrics.emd_similarity(ps, qs) if ps.sum() > 0 and qs.sum() > 0 else float("nan")
@@ -106,11 +107,14 @@ def _scores(p: np.ndarray, q: np.ndarray, ordinal: bool, scale_points: np.ndarra
 
 
 def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
-          baselines: set[str]) -> pd.DataFrame:
+          baselines: set[str], js_base: str = "2") -> pd.DataFrame:
     """The alignment table (see module docstring) for every model in `dist` (column `model`).
 
     `items` needs `item_id`, `scale` and `options` (and `non_substantive` where options are kept).
+    `js_base` ("2" or "e", see metrics.JS_BASES) is the log base of `js_sim`, kept in the column
+    `js_base`: "e" reproduces studies that used scipy's default.
     """
+    base = metrics.JS_BASES[str(js_base)]
     if dist.empty:
         return pd.DataFrame(columns=COLUMNS)
     first = items.drop_duplicates("item_id").set_index("item_id")
@@ -138,10 +142,10 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
         vecs = [_vector(i, p, k, cell["model"], item) for i, p in zip(grp["index"], grp["probs"])]
         vecs = [v / v.sum() for v in vecs]
         ordinal = scale.get(item) == "ordinal"
-        per_variant = [_scores(v, q, ordinal, scale_points[item]) for v in vecs]
+        per_variant = [_scores(v, q, ordinal, scale_points[item], base) for v in vecs]
         js = [s["js_sim"] for s in per_variant]
         p = np.mean(vecs, axis=0)
-        of_mean = _scores(p, q, ordinal, scale_points[item])
+        of_mean = _scores(p, q, ordinal, scale_points[item], base)
         nk = (cell["country"], cell["prompt_lang"])
         if nk not in native_cache:
             native_cache[nk] = countries.native_language(cell["country"], [cell["prompt_lang"]]) is not None
@@ -152,7 +156,7 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
             **{m: float(np.mean([s[m] for s in per_variant])) for m in METRICS},
             **{f"{m}_of_mean": of_mean[m] for m in METRICS},
             "js_sim_min": min(js), "js_sim_max": max(js),
-            "spread_jsd": metrics.mean_pairwise_js_distance(vecs),
+            "spread_jsd": metrics.mean_pairwise_js_distance(vecs), "js_base": str(js_base),
             "answer_id": answer_id(cell["model"], grp["prompt_id"]),
             "model_dist": p.tolist(), "survey_dist": q.tolist(),
         })

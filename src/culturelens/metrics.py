@@ -54,25 +54,31 @@ def _pair(p, q) -> tuple[np.ndarray, np.ndarray]:
     return pn, qn
 
 
-def _js_distance_normalised(p: np.ndarray, q: np.ndarray) -> float:
-    """JS distance (base 2) of already-normalised vectors; clipped so rounding cannot leave [0, 1]."""
+#: Logarithm bases for the JS distance: 2 (bits; distance in [0, 1], this project's default) or
+#: e (nats; scipy's ``jensenshannon`` default, used by many published GlobalOpinionQA
+#: reproductions; distance in [0, sqrt(ln 2)] ≈ [0, 0.8326]).
+JS_BASES = {"2": 2.0, "e": float(np.e)}
+
+
+def _js_distance_normalised(p: np.ndarray, q: np.ndarray, base: float = 2.0) -> float:
+    """JS distance of already-normalised vectors; clipped so rounding cannot leave its range."""
     m = 0.5 * (p + q)
-    divergence = 0.5 * (rel_entr(p, m).sum() + rel_entr(q, m).sum()) / np.log(2)
-    return float(np.sqrt(np.clip(divergence, 0.0, 1.0)))
+    divergence = 0.5 * (rel_entr(p, m).sum() + rel_entr(q, m).sum()) / np.log(base)
+    return float(np.sqrt(np.clip(divergence, 0.0, np.log(2) / np.log(base))))
 
 
-def js_distance(p, q) -> float:
-    """Jensen–Shannon distance with base-2 logs: sqrt of the JS divergence, in [0, 1].
+def js_distance(p, q, base: float = 2.0) -> float:
+    """Jensen–Shannon distance: sqrt of the JS divergence with logs in ``base`` (2: in [0, 1]).
 
-    Same value as ``scipy.spatial.distance.jensenshannon(p, q, base=2)``, but never NaN from
+    Same value as ``scipy.spatial.distance.jensenshannon(p, q, base=base)``, but never NaN from
     rounding (identical inputs give exactly 0).
     """
-    return _js_distance_normalised(*_pair(p, q))
+    return _js_distance_normalised(*_pair(p, q), base=base)
 
 
-def js_similarity(p, q) -> float:
-    """1 − JS distance (base 2): 1 for identical distributions, 0 for disjoint supports."""
-    return 1.0 - js_distance(p, q)
+def js_similarity(p, q, base: float = 2.0) -> float:
+    """1 − JS distance: 1 for identical distributions; 0 for disjoint supports in base 2."""
+    return 1.0 - js_distance(p, q, base=base)
 
 
 def emd_similarity(p, q) -> float:
@@ -126,11 +132,11 @@ def mean_pairwise_js_distance(distributions: Sequence) -> float:
     return float(np.mean(dists))
 
 
-def alignment_scores(p, q, ordinal: bool) -> dict[str, float]:
-    """All per-cell metrics at once: js_sim, emd_sim (NaN for nominal items), tv, top1."""
+def alignment_scores(p, q, ordinal: bool, base: float = 2.0) -> dict[str, float]:
+    """All per-cell metrics at once: js_sim (logs in ``base``), emd_sim (NaN for nominal items), tv, top1."""
     pn, qn = _pair(p, q)
     return {
-        "js_sim": 1.0 - _js_distance_normalised(pn, qn),
+        "js_sim": 1.0 - _js_distance_normalised(pn, qn, base=base),
         "emd_sim": emd_similarity(pn, qn) if ordinal else float("nan"),
         "tv": total_variation(pn, qn),
         "top1": top1_agreement(pn, qn),

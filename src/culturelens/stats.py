@@ -505,11 +505,12 @@ def _fit_ols(data, formula, n_groups, notes, dropped) -> MixedFit:
 
 
 # ---------------------------------------------------------------- output
-CSV_COLUMNS = ["kind", "term", "estimate", "se", "ci_low", "ci_high", "z", "p"]
+CSV_COLUMNS = ["kind", "term", "estimate", "se", "ci_low", "ci_high", "z", "p", "engine", "method"]
 
 
 def fit_table(fit: MixedFit) -> pd.DataFrame:
-    """Tidy table: fixed-effect rows (kind=fixed) then variance rows (kind=variance, estimate=variance)."""
+    """Tidy table: fixed-effect rows (kind=fixed) then variance rows (kind=variance, estimate=variance);
+    every row names the engine that fitted it and the estimation method (REML / ML)."""
     fixed = fit.coefficients.assign(kind="fixed")
     var = pd.DataFrame(
         {
@@ -518,7 +519,8 @@ def fit_table(fit: MixedFit) -> pd.DataFrame:
             "estimate": fit.variance_components["variance"].to_numpy(),
         }
     )
-    return pd.concat([fixed, var], ignore_index=True).reindex(columns=CSV_COLUMNS)
+    table = pd.concat([fixed, var], ignore_index=True)
+    return table.assign(engine=fit.engine, method=fit.method).reindex(columns=CSV_COLUMNS)
 
 
 def report_text(fit: MixedFit) -> str:

@@ -95,8 +95,28 @@ def _order_conditions(values) -> list[str]:
 # --------------------------------------------------------------------------- sections
 
 
+COMMON_KEY = ["item_id", "country", "prompt_lang"]
+
+
+def common_cells(alignment: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose (item, country, prompt language) every model of their condition has.
+
+    Respondents that abstain on part of the items (``us-centric`` covers only items asked in the
+    US) would otherwise be averaged over other cells than the models beside them.
+    """
+    keep = pd.Series(False, index=alignment.index)
+    for _, grp in alignment.groupby("condition", sort=False):
+        keys = grp[COMMON_KEY].astype(str).agg("|".join, axis=1)
+        per_model = keys.groupby(grp["model"]).agg(set)
+        shared = set.intersection(*per_model) if len(per_model) else set()
+        keep[grp.index] = keys.isin(shared).to_numpy()
+    return alignment[keep]
+
+
 def alignment_table(alignment: pd.DataFrame) -> str:
-    """Mean of each metric and the number of cells, per model × condition (baselines marked)."""
+    """Per model × condition, over the cells every model of the condition has (see common_cells):
+    mean of each metric, its range across variants, the metric of the mean distribution, the
+    cell counts (common / all) and the robustness columns. Baselines are marked."""
     if alignment is None or alignment.empty:
         return "No alignment cells.\n"
     data = alignment.copy()
@@ -105,13 +125,15 @@ def alignment_table(alignment: pd.DataFrame) -> str:
     if "is_baseline" not in data.columns:
         data["is_baseline"] = False
     data["is_baseline"] = data["is_baseline"].fillna(False).astype(bool)
-    metrics = [m for m in METRICS if m in data.columns]
-    for m in metrics:
+    numeric = [c for c in data.columns if c in METRICS or c.endswith("_of_mean")
+               or c in ("js_sim_min", "js_sim_max", "consistency", "order_tv")]
+    for m in numeric:
         data[m] = pd.to_numeric(data[m], errors="coerce").astype(float)
-    grouped = data.groupby(["model", "condition"], sort=False)
-    means = grouped[metrics].mean()
-    cells = grouped.size()
-    baseline = grouped["is_baseline"].any()
+    all_cells = data.groupby(["model", "condition"], sort=False).size()
+    common = common_cells(data)
+    grouped = common.groupby(["model", "condition"], sort=False)
+    means = grouped[numeric].mean()
+    baseline = data.groupby(["model", "condition"], sort=False)["is_baseline"].any()
 
     baselines = set(baseline[baseline].index.get_level_values("model"))
     models = (sorted(set(data["model"]) - baselines, key=str.casefold)
@@ -121,27 +143,37 @@ def alignment_table(alignment: pd.DataFrame) -> str:
     for model in models:
         for condition in conditions:
             key = (model, condition)
-            if key not in cells.index:
+            if key not in all_cells.index:
                 continue
-            robust = [_range(grouped, key), _mean(grouped, key, "consistency"), _mean(grouped, key, "order_tv")]
-            rows.append([model, "baseline" if baseline[key] else "model", condition, int(cells[key])]
-                        + [fmt(means.loc[key, m]) if m in means.columns else NA for m in METRICS] + robust)
-    header = ["model", "kind", "condition", "cells"] + METRICS + ["js_sim range", "consistency", "order_tv"]
-    return markdown_table(header, rows, align=["l", "l", "l", "r"] + ["r"] * (len(METRICS) + 3))
+            have = key in means.index
+
+            def cell(column: str) -> str:
+                return fmt(means.loc[key, column]) if have and column in means.columns else NA
+
+            span = (f"[{cell('js_sim_min')}, {cell('js_sim_max')}]"
+                    if {"js_sim_min", "js_sim_max"} <= set(means.columns) else NA)
+            rows.append([model, "baseline" if baseline[key] else "model", condition,
+                         int(grouped.size().get(key, 0)), int(all_cells[key]), cell("js_sim"), span,
+                         cell("js_sim_of_mean"), *(cell(m) for m in METRICS[1:]),
+                         cell("consistency"), cell("order_tv")])
+    header = ["model", "kind", "condition", "cells", "cells (all)", "js_sim", "js_sim range", "js_sim of mean",
+              *METRICS[1:], "consistency", "order_tv"]
+    return markdown_table(header, rows, align=["l", "l", "l"] + ["r"] * (len(header) - 3))
 
 
-def _mean(grouped, key, column: str) -> str:
-    if column not in grouped.obj.columns:
-        return NA
-    return fmt(pd.to_numeric(grouped.get_group(key)[column], errors="coerce").mean())
-
-
-def _range(grouped, key) -> str:
-    """Mean over cells of the lowest and highest js_sim across a cell's variants."""
-    if not {"js_sim_min", "js_sim_max"} <= set(grouped.obj.columns):
-        return NA
-    cell = grouped.get_group(key)
-    return f"[{fmt(cell['js_sim_min'].mean())}, {fmt(cell['js_sim_max'].mean())}]"
+ALIGNMENT_CAPTION = (
+    "Means over the alignment cells that every model of a condition has (one cell = model × item × "
+    "country × condition × prompt language; `cells` counts them, `cells (all)` counts the model's own). "
+    "`js_sim` (1 − Jensen–Shannon distance, base 2), `emd_sim` (ordinal items, scale points only), `tv` "
+    "(a distance: lower = closer) and `top1` are computed for each prompt variant (template paraphrase × "
+    "option order) and averaged over variants; `js_sim range` is the mean lowest and highest variant, so "
+    "it always contains `js_sim`. `js_sim of mean` compares the variants' mean distribution instead, which "
+    "smooths the answer and is usually higher. Baselines: `uniform` is the floor; `oracle` is the "
+    "per-country noise ceiling (each variant resampled at the survey's n) and abstains under default "
+    "prompting, which has no target country; `pooled` answers with the mean of all countries' "
+    "distributions, the reference under default prompting; `us-centric` answers like the United "
+    "States and covers only items asked there.\n"
+)
 
 
 def robustness_section(entry: Mapping) -> str:
@@ -252,9 +284,7 @@ def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | 
         alignment = entry.get("alignment")
         if alignment is not None:
             parts.append("### Alignment\n")
-            parts.append("Mean over alignment cells (one cell = model × item × country × condition × prompt "
-                         "language); `emd_sim` over ordinal items only; `tv` is a distance (lower = closer). "
-                         "Baselines are the reference respondents.\n")
+            parts.append(ALIGNMENT_CAPTION)
             parts.append(alignment_table(alignment))
             robust = robustness_section(entry)
             if robust:
@@ -271,6 +301,10 @@ def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | 
             parts.append("### Mixed-effects models: fixed effects\n")
             for analysis, coefficients in stats.items():
                 parts.append(f"#### {analysis}\n")
+                if coefficients is not None and "engine" in coefficients and coefficients["engine"].notna().any():
+                    first = coefficients.dropna(subset=["engine"]).iloc[0]
+                    method = f", {first['method']}" if isinstance(first.get("method"), str) else ""
+                    parts.append(f"Fitted by {first['engine']}{method}.\n")
                 parts.append(fixed_effects_table(coefficients))
         notes = entry.get("notes") or []
         if notes:

@@ -9,6 +9,7 @@ rule alignment:
         models=MODELS,
         baselines=BASELINES,
         countries=config["countries"],
+        js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
     log:
         "logs/{study}/alignment.log",
     conda:

@@ -27,7 +27,7 @@ def main(sm):
     targets = pd.read_parquet(sm.input.targets)
     if sm.params.countries:  # a country slice: default prompting is compared with these only
         targets = targets[targets["country"].isin(sm.params.countries)]
-    table = alignment.cells(dist, targets, items, baselines=set(sm.params.baselines))
+    table = alignment.cells(dist, targets, items, baselines=set(sm.params.baselines), js_base=sm.params.js_base)
     table["consistency"] = 1 - table["spread_jsd"]  # self-consistency across paraphrases and orders
     table = with_position_bias(table, dist)
     logging.info("%d cells over %d models", len(table), table["model"].nunique())

@@ -18,7 +18,8 @@ def main(sm):
         plots.hofstede_scatter(pd.read_parquet(sm.input.indices), out)
     elif sm.rule == "forest_plot":
         coefficients = pd.read_csv(sm.input.coefficients)
-        plots.forest_plot(coefficients, out, title=f"{sm.wildcards.study}: {sm.wildcards.analysis}")
+        engine = coefficients["engine"].dropna().iloc[0] if "engine" in coefficients and len(coefficients) else "?"
+        plots.forest_plot(coefficients, out, title=f"{sm.wildcards.study}: {sm.wildcards.analysis}\nfitted by {engine}")
     else:
         raise ValueError(f"figures.py does not draw rule {sm.rule}")
 
