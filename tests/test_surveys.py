@@ -107,8 +107,18 @@ def test_goqa_middle_category_listed_last_is_moved(tmp_path):
     (["Very likely", "Not at all likely", "Somewhat likely", "Not too likely"], [0, 2, 3, 1], "ordinal"),
     (["Very good", "Somewhat bad", "Somewhat good", "Very bad"], [0, 2, 1, 3], "ordinal"),
     # numeric scale with labelled end points; non-substantive moved last
-    (["It is against democracy (spontaneous)", "Not essential", "2", "3", "4", "Essential"], [1, 2, 3, 4, 5, 0],
-     "ordinal"),
+    (["Don't know (VOL)", "Not essential", "2", "3", "4", "Essential"], [1, 2, 3, 4, 5, 0], "ordinal"),
+    # a substantive volunteered option off the scale makes the item nominal (never a scale end)
+    (["It is against democracy (spontaneous)", "Not essential", "2", "3", "4", "Essential"],
+     [0, 1, 2, 3, 4, 5], "nominal"),
+    (["Neither (VOL)", "2", "3", "4", "Essential"], [0, 1, 2, 3, 4], "nominal"),
+    (["Strongly agree", "Agree", "Disagree", "Strongly disagree", "Neither (VOL)", "DK/Refused"],
+     [0, 1, 2, 3, 4, 5], "nominal"),
+    (["Increased", "Decreased", "Depends on the situation (VOL)"], [0, 1, 2], "nominal"),
+    # a volunteered option that IS on the ladder keeps the item ordinal, in its place
+    (["Very good influence", "Good influence", "Bad influence", "Very bad influence", "No influence (DO NOT READ)",
+      "DK/Refused"], [0, 1, 4, 2, 3, 5], "ordinal"),
+    (["Increased", "Decreased", "No change (VOL)", "Don't know (VOL)"], [0, 2, 1, 3], "ordinal"),
     (["1 None", "3", "2", "4", "5 All"], [0, 2, 1, 3, 4], "ordinal"),
     # not recognised / too few substantive options: nominal, survey order
     (["China", "United States", "Japan"], [0, 1, 2], "nominal"),
@@ -153,8 +163,8 @@ def test_goqa_bad_share_is_input_error(tmp_path, bad):
 @pytest.mark.parametrize("label", [
     "Don't know", "Don\u2019t know", "No answer", "Refused", "DK/Refused", "No answer/refused",
     "Missing; Not available", "Missing; Unknown", "Other missing; Multiple answers Mail (EVS)",
-    "Both (VOL)", "Climate change does not exist (Vol.)", "Neither (DO NOT READ)",
-    "It is against democracy (spontaneous)", "Not applicable", "Never heard of",
+    "Not applicable", "Never heard of", "Don't know (VOL)", "Refused (VOL)", "DK/Refused (DO NOT READ)",
+    "Don't know/ Unsure", "Can't choose", "No opinion", "Haven't heard enough to say (VOL)",
 ])
 def test_non_substantive_spellings_flagged(tmp_path, label):
     assert is_non_substantive(label)
@@ -163,9 +173,69 @@ def test_non_substantive_spellings_flagged(tmp_path, label):
 
 
 @pytest.mark.parametrize("label", ["Yes", "Agree", "Both", "Neither", "None", "Not important at all",
-                                   "Both (Values/Policies)", "I do not know examples concerned"])
+                                   "Both (Values/Policies)", "I do not know examples concerned",
+                                   "Neither (VOL)", "Both (DO NOT READ)", "No change (VOL)", "Other (VOL)",
+                                   "It is against democracy (spontaneous)", "No, have not heard of it"])
 def test_substantive_labels_not_flagged(label):
     assert not is_non_substantive(label)
+
+
+# Every option label of the shipped sample that carries a volunteered marker, with its expected
+# class (True = non-substantive). A new such label in the sample fails
+# test_volunteered_labels_of_the_sample_are_all_listed until it is classified here.
+VOLUNTEERED_SAMPLE_LABELS = {
+    "Both (DO NOT READ)": False,
+    "Both (VOL)": False,
+    "Both equally (VOL)": False,
+    "Climate change does not exist (Vol.)": False,
+    "Depends on the situation (VOL)": False,
+    "Equal threats (VOL)": False,
+    "It is against democracy (spontaneous)": False,
+    "Neither (DO NOT READ)": False,
+    "Neither (VOL)": False,
+    "Neither/both (DO NOT READ)": False,
+    "Neither/both (VOL)": False,
+    "News organizations should not do this (VOL)": False,
+    "No influence (DO NOT READ)": False,
+    "None / There is no leading economic power (VOL)": False,
+    "None of these (VOL)": False,
+    "None/There is no leading economic power (DO NOT READ)": False,
+    "Other (DO NOT READ)": False,
+    "Other (VOL)": False,
+}
+
+
+def sample_volunteered_labels() -> list[str]:
+    import ast
+    import re
+
+    raw = pd.read_csv(GOQA_PATHS["csv"], dtype=str, keep_default_na=False)
+    labels = {str(x).strip() for text in raw["options"] for x in ast.literal_eval(text)}
+    marker = re.compile(r"\bvol\b|vol\.|do not read|spontaneous", re.IGNORECASE)
+    return sorted(label for label in labels if marker.search(label))
+
+
+def test_volunteered_labels_of_the_sample_are_all_listed():
+    assert sample_volunteered_labels() == sorted(VOLUNTEERED_SAMPLE_LABELS)
+
+
+@pytest.mark.parametrize("label", sample_volunteered_labels())
+def test_volunteered_label_of_the_sample_classified(label):
+    assert label in VOLUNTEERED_SAMPLE_LABELS, f"new volunteered label {label!r}: classify it in the test table"
+    assert is_non_substantive(label) is VOLUNTEERED_SAMPLE_LABELS[label]
+
+
+def test_shipped_goqa_volunteered_substantive_options_make_items_nominal(goqa_tables):
+    items = goqa_tables.items
+    for options, flags, scale in zip(items["options"], items["non_substantive"], items["scale"]):
+        vol_subst = [o for o, f in zip(options, flags) if not f and "(VOL)" in o and "No change" not in o]
+        if vol_subst:
+            assert scale == "nominal", options
+    by_first = {tuple(o): s for o, s in zip(items["options"], items["scale"])}
+    influence = [o for o in by_first if "No influence (DO NOT READ)" in o]
+    assert influence and by_first[influence[0]] == "ordinal"
+    assert list(influence[0])[:5] == ["Very good influence", "Good influence", "No influence (DO NOT READ)",
+                                      "Bad influence", "Very bad influence"]
 
 
 def test_junk_option_removed_and_reported(tmp_path):

@@ -90,30 +90,60 @@ def require_path(paths: dict, key: str, fmt: str, *, must_exist: bool = True) ->
 
 
 # --------------------------------------------------------------------------------------------
-# Non-substantive options. One readable list of patterns, matched case-insensitively against the
-# label with whitespace collapsed and curly apostrophes straightened.
+# Non-substantive options.
+#
+# THE RULE: an option is non-substantive when it records NO OPINION: don't know, refused, no
+# answer, missing, not applicable, not asked, never heard of (the object), can't choose / can't
+# say, no opinion, not sure. Nothing else is.
+#
+# How an answer was obtained does not make it non-substantive. Pew marks answers the interviewer
+# did not read out as "(VOL)" / "(Vol.)" (volunteered), "(DO NOT READ)"; WVS writes
+# "(spontaneous)". Such a volunteered answer that takes a position — "Neither (VOL)", "Both (VOL)",
+# "Both equally (VOL)", "Depends on the situation (VOL)", "Equal threats (VOL)", "No change (VOL)",
+# "Other (VOL)", "None of these (VOL)", "Other (DO NOT READ)", "It is against democracy
+# (spontaneous)", "Climate change does not exist (Vol.)", "News organizations should not do this
+# (VOL)" — is SUBSTANTIVE. A volunteered non-answer ("Don't know (VOL)", "Refused (VOL)",
+# "DK/Refused (DO NOT READ)") is non-substantive because of its words, not its marker: the marker
+# is stripped (:func:`strip_volunteered`) and the rest is matched against the patterns below,
+# case-insensitively, whitespace collapsed, curly apostrophes straightened.
 # --------------------------------------------------------------------------------------------
 NON_SUBSTANTIVE_PATTERNS = [
-    r"^(don'?t|do not) know\b",            # Don't know, Don't know/Refused
+    # Don't know, Don't know/Refused, Don't know/ Unsure, Don't know enough to say
+    # (not "I do not know examples concerned": that is an answer)
+    r"^(i )?(don'?t|do not) know($|\s*[/;,(-]|\s+enough\b)",
     r"^dk\b",                              # DK, DK/Refused, DK/NA
     r"^no answer\b",                       # No answer, No answer/refused
-    r"\brefused\b",                        # Refused
+    r"\brefused\b",                        # Refused, DK/Refused, No answer/refused
     r"^(other )?missing\b",                # Missing; Not available / Other missing; Multiple answers ...
-    r"\((vol\.?|volunteered|do not read|don'?t read|spontaneous)\)",  # ... (VOL), (Vol.), (DO NOT READ)
     r"^not applicable\b", r"^n/?a$",       # Not applicable, NA, N/A
     r"^never heard of\b",                  # favourability items: no opinion possible
-    r"^no opinion\b", r"^not sure$", r"^can'?t (say|choose)\b", r"^not asked\b",
+    r"^(haven'?t|have not) heard (enough|of)\b",  # "Haven't heard enough to say"
+    r"^no opinion\b", r"^(not sure|unsure)$", r"^(can'?t|cannot) (say|choose)\b", r"^not asked\b",
 ]
+#: Markers of a volunteered / not-read-out answer; they say how an answer was given, not whether
+#: it is one. Stripped before matching (and before ladder matching in the GOQA importer).
+VOLUNTEERED_PATTERN = r"\(\s*(vol\.?|volunteered|do not read|don'?t read|spontaneous)\s*\)"
 #: Labels that are not answers at all (table furniture that slipped into the option list).
 JUNK_PATTERNS = [r"^total\b.*\bn\s*=", r"^total$", r"^n\s*=", r"^base\s*[:=]"]
 
 _NS_RE = [re.compile(p, re.IGNORECASE) for p in NON_SUBSTANTIVE_PATTERNS]
+_VOL_RE = re.compile(VOLUNTEERED_PATTERN, re.IGNORECASE)
 _JUNK_RE = [re.compile(p, re.IGNORECASE) for p in JUNK_PATTERNS]
 
 
 def norm_label(label: str) -> str:
     """Lower-case, whitespace-collapsed, straight-apostrophe form of a label (for matching only)."""
     return " ".join(str(label).replace("\u2019", "'").replace("\u2018", "'").split()).lower()
+
+
+def strip_volunteered(label: str) -> str:
+    """:func:`norm_label` without the volunteered markers: ``"Neither (VOL)"`` → ``"neither"``."""
+    return " ".join(_VOL_RE.sub(" ", norm_label(label)).split())
+
+
+def is_volunteered(label: str) -> bool:
+    """True when the label carries a volunteered marker ("(VOL)", "(DO NOT READ)", "(spontaneous)")."""
+    return bool(_VOL_RE.search(norm_label(label)))
 
 
 def is_junk(label: str) -> bool:
@@ -123,8 +153,9 @@ def is_junk(label: str) -> bool:
 
 
 def is_non_substantive(label: str) -> bool:
-    """True for "Don't know", "Refused", "(VOL)" … and for junk labels such as ``Total N=``."""
-    text = norm_label(label)
+    """True when the option records no opinion (see THE RULE above) and for junk labels such as
+    ``Total N=``. Volunteered answers that take a position ("Neither (VOL)") are substantive."""
+    text = strip_volunteered(label)
     return is_junk(label) or any(r.search(text) for r in _NS_RE)
 
 

@@ -35,8 +35,8 @@ import pandas as pd
 
 from culturelens.errors import InputError
 from culturelens.surveys.common import (
-    CountryMapper, DistributionCounter, SurveyTables, check_share, is_junk, is_non_substantive,
-    items_frame, norm_label, require_path, scores_frame, stable_id, targets_frame,
+    CountryMapper, DistributionCounter, SurveyTables, check_share, is_junk, is_non_substantive, is_volunteered,
+    items_frame, norm_label, require_path, scores_frame, stable_id, strip_volunteered, targets_frame,
 )
 
 REQUIRED_COLUMNS = ["question", "selections", "options", "source"]
@@ -46,7 +46,11 @@ REQUIRED_COLUMNS = ["question", "selections", "options", "source"]
 # Each ladder is a list of tiers from one end of the scale to the other; a tier lists the
 # spellings (normalised: lower case, single spaces, straight apostrophes) that share that rank.
 # An item is ordinal under a ladder when ALL its substantive options (at least 3) are in the
-# ladder and fall on distinct tiers. Two-option items stay nominal: with two options any order
+# ladder and fall on distinct tiers. Volunteered markers are ignored when matching ("No influence
+# (DO NOT READ)" is the middle tier of "influence"), but a substantive volunteered option that is
+# on no ladder ("Neither (VOL)", "Both (VOL)", "Depends on the situation (VOL)") makes the item
+# NOMINAL: metrics need one order over all substantive options, and such an answer has no place on
+# the scale (it is neither put at an end nor dropped). Two-option items stay nominal: with two options any order
 # is a scale and EMD equals total variation, so "ordinal" would add nothing.
 # Besides the ladders: the intensity pattern (very / somewhat / not too / not at all + the same
 # word) and numeric scales (2..9 with labelled end points), see _intensity_ranks/_numeric_ranks.
@@ -149,7 +153,7 @@ _NUMBER = re.compile(r"^(\d{1,3})(?:\s+\S.*)?$")  # "7", "1 There is no corrupti
 
 def _ladder_ranks(labels: list[str]) -> list[int] | None:
     """Ranks of the labels in the first ladder that holds all of them on distinct tiers."""
-    keys = [norm_label(x) for x in labels]
+    keys = [strip_volunteered(x) for x in labels]
     for tiers in LADDERS.values():
         where = {spelling: t for t, spellings in enumerate(tiers) for spelling in spellings}
         ranks = [where.get(k) for k in keys]
@@ -161,7 +165,7 @@ def _ladder_ranks(labels: list[str]) -> list[int] | None:
 def _intensity_ranks(labels: list[str]) -> list[int] | None:
     ranks, stems = [], set()
     for label in labels:
-        text = norm_label(label)
+        text = strip_volunteered(label)
         for rank, rx in _INTENSITY:
             m = rx.match(text)
             if m:
@@ -175,7 +179,10 @@ def _intensity_ranks(labels: list[str]) -> list[int] | None:
 
 def _numeric_ranks(labels: list[str]) -> list[int] | None:
     """Numeric scales: at least 3 numbered options, at most the first and last listed unnumbered
-    (labelled end points: the first listed is the low end, the last the high end)."""
+    (labelled end points: the first listed is the low end, the last the high end). A volunteered
+    option ("Neither (VOL)") is never taken for an end point: the scale is then not recognised."""
+    if any(is_volunteered(x) for x in labels):
+        return None
     numbers = [(_NUMBER.match(norm_label(x)) or None) for x in labels]
     values = [int(m.group(1)) if m else None for m in numbers]
     known = [v for v in values if v is not None]
