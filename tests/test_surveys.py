@@ -269,9 +269,10 @@ def test_goqa_two_names_one_code_keeps_first(tmp_path):
     assert any("kept the first" in line and "Great Britain" in line for line in t.report)
 
 
-def test_goqa_unknown_country_and_missing_column(tmp_path):
+def test_goqa_unknown_country_strict_and_missing_column(tmp_path):
     with pytest.raises(InputError) as err:
-        one_item(tmp_path, {"Atlantis": [0.5, 0.5]}, ["Yes", "No"])
+        surveys.load("goqa", "t", goqa_csv(tmp_path, [("Q?", {"Atlantis": [0.5, 0.5]}, ["Yes", "No"], "GAS")]),
+                     strict_countries=True)
     assert err.value.field == "country" and "Atlantis" in str(err.value) and "goqa.csv" in err.value.file
     path = tmp_path / "cols.csv"
     pd.DataFrame([{"question": "Q", "options": "['a']"}]).to_csv(path, index=False)
@@ -494,7 +495,6 @@ def test_generic_parquet(tmp_path):
     (lambda i, t: (i, t.assign(item_id=["q9"] + list(t["item_id"][1:]))), "item_id (line 2)"),
     (lambda i, t: (i, t.assign(option=["Maybe"] + list(t["option"][1:]))), "option (line 2)"),
     (lambda i, t: (i, t.assign(share=[-0.5] + list(t["share"][1:]))), "share (line 2)"),
-    (lambda i, t: (i, t.assign(country=["Atlantis"] + list(t["country"][1:]))), "country"),
     (lambda i, t: (i.assign(scale=["interval", "nominal"]), t), "scale (line 2)"),
     (lambda i, t: (i.assign(options=["not json", i["options"][1]]), t), "options (line 2)"),
     (lambda i, t: (i.assign(non_substantive=["[true]", "[false, false]"]), t), "non_substantive (line 2)"),
@@ -626,3 +626,68 @@ def test_vsm_prompt_text_split():
     assert split_prompt_text(text) == ("Why?", ["a", "b", "c", "d", "e"])
     with pytest.raises(ValueError):
         split_prompt_text("Why?\n1. a\n2. b")
+
+
+# ------------------------------------------------------------------------------ unknown countries, samples
+def test_goqa_unknown_country_left_out_reported_and_warned_once(tmp_path, caplog):
+    paths = goqa_csv(tmp_path, [("Q1", {"Atlantis": [0.5, 0.5], "Japan": [0.7, 0.3]}, ["Yes", "No"], "GAS"),
+                                ("Q2", {"Atlantis": [0.1, 0.9], "Lilliput": [0.2, 0.8]}, ["Yes", "No"], "GAS")])
+    with caplog.at_level("WARNING"):
+        t = surveys.load("goqa", "t", paths)
+    assert set(t.targets["country"]) == {"JP"} and len(t.items) == 2
+    note = next(line for line in t.report if "unknown country names" in line)
+    assert "'Atlantis'" in note and "'Lilliput'" in note and "left out 3 samples" in note
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert sorted(w.getMessage().split("'")[1] for w in warned) == ["Atlantis", "Lilliput"]  # once per name
+
+
+def test_goqa_strict_countries_raises_naming_file_field_and_names(tmp_path):
+    paths = goqa_csv(tmp_path, [("Q1", {"Atlantis": [0.5, 0.5], "Japan": [0.7, 0.3]}, ["Yes", "No"], "GAS"),
+                                ("Q2", {"Lilliput": [0.2, 0.8]}, ["Yes", "No"], "GAS")])
+    with pytest.raises(InputError) as err:
+        surveys.load("goqa", "t", paths, strict_countries=True)
+    assert err.value.file == paths["csv"] and err.value.field == "country"
+    assert err.value.got == ["Atlantis", "Lilliput"]
+    with pytest.raises(InputError, match="strict_countries"):
+        surveys.load("goqa", "t", paths, strict_countries="yes")
+
+
+def test_goqa_old_national_sample_used_but_current_wins(tmp_path):
+    rows = [("Q1", {"India (Old national sample)": [0.9, 0.1], "India (Current national sample)": [0.3, 0.7],
+                    "India (Non-national sample)": [0.5, 0.5]}, ["Yes", "No"], "GAS"),
+            ("Q2", {"India (Current national sample)": [0.3, 0.7], "India (Old national sample)": [0.9, 0.1]},
+             ["Yes", "No"], "GAS"),
+            ("Q3", {"India (Old national sample)": [0.9, 0.1], "Pakistan (Non-national sample)": [0.5, 0.5]},
+             ["Yes", "No"], "GAS")]
+    t = surveys.load("goqa", "t", goqa_csv(tmp_path, rows))
+    by_item = {q: t.items.set_index("question").loc[q, "item_id"] for q in ("Q1", "Q2", "Q3")}
+    for q, expected, name in (("Q1", [0.3, 0.7], "India (Current national sample)"),
+                              ("Q2", [0.3, 0.7], "India (Current national sample)"),
+                              ("Q3", [0.9, 0.1], "India (Old national sample)")):
+        cell = t.targets[t.targets["item_id"] == by_item[q]].sort_values("option_index")
+        assert list(cell["share"]) == expected and set(cell["survey_name"]) == {name}
+        assert set(cell["country"]) == {"IN"}
+    report = " | ".join(t.report)
+    assert "preferred the current over the old national sample on 2" in report
+    assert "used an old national sample on 1" in report
+    assert "left out 2 non-national samples" in report and "kept the first" not in report
+
+
+def test_other_importers_leave_unknown_countries_out_unless_strict(tmp_path):
+    stances = tmp_path / "s.json"
+    stances.write_text(json.dumps({"f118": ["Pro.", "Con."]}))
+    gt = tmp_path / "gt.csv"
+    gt.write_text("cntry_an,question_key,pro_score,lnge_iso\nXYZ,F118,0.25,en\nDE,F118,0.5,de\n")
+    paths = {"targets": str(gt), "stances": str(stances)}
+    t = surveys.load("wvs_stance", "w", paths)
+    assert set(t.targets["country"]) == {"DE"} and any("'XYZ'" in line for line in t.report)
+    with pytest.raises(InputError) as err:
+        surveys.load("wvs_stance", "w", paths, strict_countries=True)
+    assert err.value.field == "cntry_an" and err.value.got == ["XYZ"]
+    gpaths, items, targets = generic_files(tmp_path)
+    targets.loc[0, "country"] = "Atlantis"
+    gpaths, _, _ = generic_files(tmp_path, items, targets)
+    t = surveys.load("generic", "g", gpaths)
+    assert any("'Atlantis'" in line for line in t.report)
+    with pytest.raises(InputError, match="Atlantis"):
+        surveys.load("generic", "g", gpaths, strict_countries=True)

@@ -6,7 +6,8 @@ from culturelens import surveys
 
 def main(sm):
     spec = sm.params.spec
-    tables = surveys.load(spec["format"], sm.wildcards.study, spec["paths"])
+    tables = surveys.load(spec["format"], sm.wildcards.study, spec["paths"],
+                          strict_countries=spec.get("strict_countries", False))
     tables.items.to_parquet(sm.output.raw_survey_items)
     tables.targets.to_parquet(sm.output.raw_targets)
     items, targets = surveys.substantive_view(tables.items, tables.targets,

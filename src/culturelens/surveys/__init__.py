@@ -1,6 +1,8 @@
 """Survey importers: one per format, each returning the normalised tables of docs/architecture.md.
 
-``load(fmt, study, paths)`` → :class:`SurveyTables` (``items``, ``targets``, ``scores``, ``report``).
+``load(fmt, study, paths, strict_countries=False)`` → :class:`SurveyTables` (``items``, ``targets``,
+``scores``, ``report``). A country name the country table and rules do not know is reported and
+its rows left out, unless ``strict_countries`` (study config key) makes it an InputError.
 
 ``paths`` keys per format:
 
@@ -38,7 +40,7 @@ __all__ = ["load", "substantive_view", "read_table", "SurveyTables", "FORMATS", 
            "ITEM_COLUMNS", "TARGET_COLUMNS", "SCORE_COLUMNS"]
 
 
-def load(fmt: str, study: str, paths: dict[str, str]) -> SurveyTables:
+def load(fmt: str, study: str, paths: dict[str, str], *, strict_countries: bool = False) -> SurveyTables:
     """Import one study's survey files in format ``fmt`` (see the table above for ``paths``)."""
     if fmt not in FORMATS:
         raise InputError("<config>", "format", f"one of {sorted(FORMATS)}", fmt)
@@ -46,4 +48,7 @@ def load(fmt: str, study: str, paths: dict[str, str]) -> SurveyTables:
         raise InputError("<config>", "study", "a non-empty study name", study)
     if not isinstance(paths, dict):
         raise InputError("<config>", "paths", f"a mapping with keys {PATH_KEYS[fmt]}", paths)
-    return FORMATS[fmt](study, {k: str(v) for k, v in paths.items() if v is not None})
+    if not isinstance(strict_countries, bool):
+        raise InputError("<config>", "strict_countries", "true or false", strict_countries)
+    return FORMATS[fmt](study, {k: str(v) for k, v in paths.items() if v is not None},
+                        strict_countries=strict_countries)

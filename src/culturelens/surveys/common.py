@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ import pandas as pd
 
 from culturelens import countries
 from culturelens.errors import InputError
+
+log = logging.getLogger(__name__)
 
 ITEM_COLUMNS = ["study", "item_id", "lang", "translation", "question", "options",
                 "non_substantive", "scale", "source", "topic"]
@@ -214,24 +217,53 @@ class DistributionCounter:
 
 
 class CountryMapper:
-    """Maps a survey's country names via :func:`countries.to_code` and counts what was left out."""
+    """Maps a survey's country names via :func:`countries.lookup` and counts what was left out.
 
-    def __init__(self, file) -> None:
+    A name that neither the country table nor the rules of :mod:`culturelens.countries` know is, by
+    default, left out (its rows are not imported), listed in :meth:`notes` and logged once as a
+    warning. With ``strict=True`` the importer calls :meth:`check_strict` after reading the file,
+    which raises InputError naming the file, the field and every unknown name.
+    """
+
+    def __init__(self, file, *, strict: bool = False, field: str = "country") -> None:
         self.file = file
+        self.strict = strict
+        self.field = field
         self.non_national: dict[str, int] = {}
         self.excluded: dict[str, int] = {}
+        self.unknown: dict[str, int] = {}
 
     def national(self, survey_name: str) -> str | None:
-        """The code for a national sample, else None (non-national / excluded, counted)."""
-        code, sample = countries.to_code(survey_name, file=self.file)
+        """The code for a national sample, else None (non-national / excluded / unknown, counted)."""
+        if not isinstance(survey_name, str) or not survey_name.strip():
+            raise InputError(self.file, self.field, "a non-empty country name or ISO code", survey_name)
+        found = countries.lookup(survey_name)
+        if found is None:
+            if survey_name not in self.unknown:
+                log.warning("%s: unknown country name %r (not in %s): its rows are left out%s", self.file,
+                            survey_name, countries.TABLE_PATH.name,
+                            "" if self.strict else " (set strict_countries: true to make this an error)")
+            self.unknown[survey_name] = self.unknown.get(survey_name, 0) + 1
+            return None
+        code, sample = found
         if sample == "national":
             return code
         bucket = self.non_national if sample == "non-national" else self.excluded
         bucket[survey_name] = bucket.get(survey_name, 0) + 1
         return None
 
+    def check_strict(self) -> None:
+        """With ``strict``: InputError naming the file, the field and all unknown names."""
+        if self.strict and self.unknown:
+            raise InputError(self.file, self.field, f"known country names (strict_countries): "
+                             f"{countries.UNKNOWN_EXPECTED}", sorted(self.unknown))
+
     def notes(self) -> list[str]:
         out = []
+        if self.unknown:
+            out.append(f"left out {sum(self.unknown.values())} samples with unknown country names "
+                       f"(not in resources/countries/{countries.TABLE_PATH.name}; add a row to use them): "
+                       + ", ".join(repr(n) for n in sorted(self.unknown)))
         if self.non_national:
             out.append(f"left out {sum(self.non_national.values())} non-national samples "
                        f"({len(self.non_national)} survey names, e.g. {sorted(self.non_national)[0]!r})")

@@ -33,6 +33,7 @@ from collections import Counter
 
 import pandas as pd
 
+from culturelens import countries
 from culturelens.errors import InputError
 from culturelens.surveys.common import (
     CountryMapper, DistributionCounter, SurveyTables, check_share, is_junk, is_non_substantive, is_volunteered,
@@ -265,8 +266,11 @@ def parse_selections(text: str, file, where: str) -> dict[str, list]:
     return {k: list(v) for k, v in value.items()}
 
 
-def load(study: str, paths: dict) -> SurveyTables:
-    """Import a GlobalOpinionQA CSV (``paths['csv']``) into items / targets / (empty) scores."""
+def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTables:
+    """Import a GlobalOpinionQA CSV (``paths['csv']``) into items / targets / (empty) scores.
+
+    ``strict_countries``: a survey name the country table and rules do not know is an InputError
+    (default: its rows are left out, listed in the report and logged once as a warning)."""
     path = require_path(paths, "csv", "goqa")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
@@ -277,12 +281,14 @@ def load(study: str, paths: dict) -> SurveyTables:
         raise InputError(path, "columns", f"columns {REQUIRED_COLUMNS}", list(raw.columns))
 
     report: list[str] = []
-    mapper = CountryMapper(path)
+    mapper = CountryMapper(path, strict=strict_countries)
     dist = DistributionCounter()
     items: dict[str, dict] = {}          # item_id -> item row
     shares_by_item: dict[str, dict[str, tuple[str, list[float]]]] = {}  # item_id -> code -> (name, shares)
     sources: Counter = Counter()
     clashes: list[str] = []
+    superseded: list[str] = []  # current national sample preferred over an old one (same item, country)
+    old_used = 0
     dup_merged = dup_dropped = reordered = junk = 0
 
     for pos, row in enumerate(raw.itertuples(index=False), start=1):
@@ -327,14 +333,24 @@ def load(study: str, paths: dict) -> SurveyTables:
             if code is None:
                 continue
             seen = shares_by_item[item_id]
+            rank = countries.precedence(survey_name)  # 1: an "(Old national sample)"
             if code in seen:
-                clashes.append(f"{item_id}: {survey_name!r} and {seen[code][0]!r} → {code}")
-                continue
-            seen[code] = (survey_name, [shares[i] for i in order])
+                kept_name, _, kept_rank = seen[code]
+                if rank == kept_rank:
+                    clashes.append(f"{item_id}: {survey_name!r} and {kept_name!r} → {code}")
+                    continue
+                current, old = (survey_name, kept_name) if rank < kept_rank else (kept_name, survey_name)
+                superseded.append(f"{item_id}: {current!r} over {old!r}")
+                if rank > kept_rank:
+                    continue
+            seen[code] = (survey_name, [shares[i] for i in order], rank)
+
+    mapper.check_strict()
 
     target_rows = []
     for item_id, by_code in shares_by_item.items():
-        for code, (survey_name, shares) in by_code.items():
+        for code, (survey_name, shares, rank) in by_code.items():
+            old_used += rank > 0
             clean = dist.clean(shares)
             if clean is None:
                 continue
@@ -363,6 +379,12 @@ def load(study: str, paths: dict) -> SurveyTables:
     if clashes:
         report.append(f"kept the first of two survey names mapping to one country on {len(clashes)} "
                       f"(item, country) pairs: " + "; ".join(clashes[:5]) + ("; …" if len(clashes) > 5 else ""))
+    if superseded:
+        report.append(f"preferred the current over the old national sample on {len(superseded)} (item, country) "
+                      f"pairs: " + "; ".join(superseded[:3]) + ("; …" if len(superseded) > 3 else ""))
+    if old_used:
+        report.append(f"used an old national sample on {old_used} (item, country) pairs where no current "
+                      "national sample answered")
     if dup_merged:
         report.append(f"merged {dup_merged} repeated questions with identical options (first wins per country)")
     if dup_dropped:
