@@ -50,7 +50,7 @@ def shares_of(tables, country):
 def test_goqa_defaultdict_text_and_stable_id(tmp_path):
     t = one_item(tmp_path, {"Japan": [0.7, 0.3]}, ["Yes", "No"], question="Is it so?")
     item = t.items.iloc[0]
-    assert item["item_id"] == "goqa-" + hashlib.sha1("Is it so?".encode()).hexdigest()[:12]
+    assert item["item_id"] == "goqa-" + hashlib.sha1('["Is it so?", ["Yes", "No"]]'.encode()).hexdigest()[:12]
     assert (item["lang"], item["translation"], item["scale"], item["source"]) == ("en", "original", "nominal", "GAS")
     assert list(item["options"]) == ["Yes", "No"]
     assert shares_of(t, "JP") == [0.7, 0.3]
@@ -283,12 +283,30 @@ def test_goqa_unknown_country_strict_and_missing_column(tmp_path):
 def test_goqa_repeated_question(tmp_path):
     paths = goqa_csv(tmp_path, [("Q", {"Japan": [0.5, 0.5]}, ["Yes", "No"], "GAS"),
                                 ("Q", {"Peru": [0.2, 0.8], "Japan": [1.0, 0.0]}, ["Yes", "No"], "GAS"),
-                                ("Q", {"Chile": [0.2, 0.8]}, ["A", "B"], "GAS")])
+                                ("Q", {"Chile": [0.2, 0.8], "Japan": [0.6, 0.4]}, ["A", "B"], "GAS")])
     t = surveys.load("goqa", "t", paths)
-    assert len(t.items) == 1
-    assert shares_of(t, "JP") == [0.5, 0.5] and shares_of(t, "PE") == [0.2, 0.8]
-    assert "CL" not in set(t.targets["country"])
-    assert any("merged 1" in line for line in t.report) and any("dropped 1 repeated" in line for line in t.report)
+    assert len(t.items) == 2 and t.items["item_id"].is_unique and set(t.items["question"]) == {"Q"}
+    id_of = {tuple(o): i for o, i in zip(t.items["options"], t.items["item_id"])}
+    yes_no, a_b = id_of[("Yes", "No")], id_of[("A", "B")]
+    assert yes_no == goqa.item_id_of("Q", ["Yes", "No"]) and a_b == goqa.item_id_of("Q", ["A", "B"])
+    cells = t.targets.set_index(["item_id", "country", "option_index"])["share"]
+    assert [cells[(yes_no, "JP", k)] for k in (0, 1)] == [0.5, 0.5]  # merged, first wins per country
+    assert [cells[(yes_no, "PE", k)] for k in (0, 1)] == [0.2, 0.8]
+    assert [cells[(a_b, "CL", k)] for k in (0, 1)] == [0.2, 0.8]
+    assert [cells[(a_b, "JP", k)] for k in (0, 1)] == [0.6, 0.4]  # the differing option list is kept
+    assert any("merged 1" in line for line in t.report)
+    assert any("kept 1 questions asked with different option lists as separate items" in line for line in t.report)
+
+
+def test_goqa_item_id_depends_on_the_row_only(tmp_path):
+    rows = [("Q1", {"Japan": [0.5, 0.5]}, ["Yes", "No"], "GAS"), ("Q2", {"Japan": [0.5, 0.5]}, ["Yes", "No"], "GAS"),
+            ("Q1", {"Peru": [0.1, 0.9]}, ["Good", "Bad"], "GAS")]
+    full = surveys.load("goqa", "t", goqa_csv(tmp_path, rows, "full.csv"))
+    subset = surveys.load("goqa", "t", goqa_csv(tmp_path, rows[2:] + rows[:1], "subset.csv"))
+    ids = dict(zip(full.items["options"].map(tuple) + full.items["question"].map(lambda q: (q,)),
+                   full.items["item_id"]))
+    for _, row in subset.items.iterrows():
+        assert ids[tuple(row["options"]) + (row["question"],)] == row["item_id"]
 
 
 def test_goqa_any_source_kept(tmp_path):

@@ -17,16 +17,23 @@ Quirks handled (see /work/shared/data/README.md):
 * Countries go through :func:`culturelens.countries.to_code`; non-national and excluded samples
   are left out of ``targets`` and counted. Two spellings of one code on one item (``Britain`` and
   ``Great Britain``): the first is kept, the clash reported.
-* A question text that occurs twice: same options → its countries are merged (first wins per
-  country); different options → the later row is dropped. Both reported.
+* A question text that occurs more than once: with the same option list its rows are one item and
+  their countries are merged (first wins per country); with a different option list each option
+  list is its own item (Pew asked the same wording with other answer categories). Both reported.
 
-``item_id`` = ``goqa-`` + first 12 hex of sha1 of the question text; ``lang`` ``en``,
-``translation`` ``original``, ``n`` NaN (GOQA gives no sample sizes), ``topic`` empty.
+``item_id`` = ``goqa-`` + first 12 hex of sha1 of ``json.dumps([question, options],
+ensure_ascii=False)``: the stripped question text and the option labels as parsed (numbers as
+``"1"``), in the file's order, before any reordering or junk removal. The id is a function of the
+row alone, so one row has the same id in the shipped sample, the full file and any subset of it
+(an id that hashed only the question, with options added for "later" variants, would depend on
+which rows a file holds and in which order). ``lang`` ``en``, ``translation`` ``original``, ``n``
+NaN (GOQA gives no sample sizes), ``topic`` empty.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import math
 import re
 from collections import Counter
@@ -266,6 +273,12 @@ def parse_selections(text: str, file, where: str) -> dict[str, list]:
     return {k: list(v) for k, v in value.items()}
 
 
+def item_id_of(question: str, options: list[str]) -> str:
+    """``goqa-`` + first 12 hex of sha1 of ``json.dumps([question, options], ensure_ascii=False)``
+    (the stripped question text and the option labels as parsed, in file order)."""
+    return stable_id("goqa-", json.dumps([question, list(options)], ensure_ascii=False))
+
+
 def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTables:
     """Import a GlobalOpinionQA CSV (``paths['csv']``) into items / targets / (empty) scores.
 
@@ -289,7 +302,8 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
     clashes: list[str] = []
     superseded: list[str] = []  # current national sample preferred over an old one (same item, country)
     old_used = 0
-    dup_merged = dup_dropped = reordered = junk = 0
+    variants: dict[str, set[str]] = {}  # question -> item ids (one per option list)
+    dup_merged = reordered = junk = 0
 
     for pos, row in enumerate(raw.itertuples(index=False), start=1):
         question = row.question.strip()
@@ -303,11 +317,9 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
         flags = [is_non_substantive(o) for o in options]
         junk_here = sum(is_junk(o) for o in options)
 
-        item_id = stable_id("goqa-", question)
-        if item_id in items:
-            if items[item_id]["raw_options"] != options:
-                dup_dropped += 1
-                continue
+        item_id = item_id_of(question, options)
+        variants.setdefault(question, set()).add(item_id)
+        if item_id in items:  # same question, same options: one item, countries merged (first wins)
             dup_merged += 1
             order = items[item_id]["order"]
         else:
@@ -387,8 +399,10 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
                       "national sample answered")
     if dup_merged:
         report.append(f"merged {dup_merged} repeated questions with identical options (first wins per country)")
-    if dup_dropped:
-        report.append(f"dropped {dup_dropped} repeated questions whose options differ from the first occurrence")
+    split = {q: ids for q, ids in variants.items() if len(ids) > 1}
+    if split:
+        report.append(f"kept {len(split)} questions asked with different option lists as separate items "
+                      f"({sum(len(ids) for ids in split.values())} items; the item_id hashes question and options)")
     items_without = len(items_df) - (targets_df["item_id"].nunique() if len(targets_df) else 0)
     if items_without:
         report.append(f"{items_without} items have no national target distribution")
