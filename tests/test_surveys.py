@@ -709,3 +709,71 @@ def test_other_importers_leave_unknown_countries_out_unless_strict(tmp_path):
     assert any("'Atlantis'" in line for line in t.report)
     with pytest.raises(InputError, match="Atlantis"):
         surveys.load("generic", "g", gpaths, strict_countries=True)
+
+
+# ------------------------------------------------------------------------------ options of another question
+COVID = ["If (survey country) had cooperated more with other countries, the number of coronavirus cases would "
+         "have been lower in this country",
+         "No amount of cooperation between (survey country) and other countries would have reduced the number of "
+         "coronavirus cases in this country"]
+
+
+def test_goqa_options_of_another_question_flagged(tmp_path):
+    air = ["We should reduce air pollution even if it means slower economic growth",
+           "Air pollution is the price we have to pay for continued economic growth"]
+    generic_q = ["Which statement comes closer to your view?", "Which statement comes closer to your own views?"]
+    hard = ["Most people who want to get ahead can make it if they are willing to work hard",
+            "Hard work and determination are no guarantee of success for most people"]
+    rows = [
+        # the source question of the coronavirus statements: they are its own options
+        ("Would more cooperation between countries have reduced the number of coronavirus cases here?",
+         {"Japan": [0.6, 0.3, 0.1]}, COVID + ["DK/Refused"], "GAS"),
+        # air-pollution item answered on the coronavirus statements: flagged
+        ("Which statement comes closer to your own views? We should reduce air pollution even if it means slower "
+         "economic growth, or air pollution is the price we have to pay",
+         {"Japan": [0.0, 0.6, 0.0, 0.3, 0.1]}, [air[0], COVID[0], air[1], COVID[1], "DK/Refused"], "GAS"),
+        # one pair of statements under two generic wordings: every option recurs, none is the item's own: kept
+        (generic_q[0], {"Japan": [0.5, 0.5]}, hard, "GAS"),
+        (generic_q[1], {"Peru": [0.5, 0.5]}, hard, "GAS"),
+        # short answers recur everywhere: kept
+        ("Is it good?", {"Japan": [0.5, 0.5]}, ["Very good", "Somewhat good"], "GAS"),
+        ("Is it bad?", {"Japan": [0.5, 0.5]}, ["Very good", "Somewhat good"], "GAS"),
+    ]
+    t = surveys.load("goqa", "t", goqa_csv(tmp_path, rows))
+    flagged = t.items[t.items["options_mismatch"]]
+    assert list(flagged["question"].str[:40]) == [rows[1][0][:40]]
+    item_id = flagged["item_id"].item()
+    note = next(line for line in t.report if line.startswith("flagged 1 items"))
+    assert item_id in note and "(1 foreign option)" in note  # COVID[1] shares "reduc" with the question
+    assert goqa.foreign_options([(rows[1][0], rows[1][2], [False] * 4 + [True])]) == [[]]  # needs the file
+
+    items, targets, notes = surveys.exclude_flagged(t.items, t.targets)
+    assert item_id not in set(items["item_id"]) and item_id not in set(targets["item_id"])
+    assert "options_mismatch" not in items.columns and len(items) == len(t.items) - 1
+    assert len(notes) == 1 and item_id in notes[0] and "'Which statement comes closer" in notes[0]
+    assert item_id in set(t.targets["item_id"])  # raw tables keep it
+
+
+def test_shipped_goqa_flags_exactly_the_five_items_on_coronavirus_options(goqa_tables):
+    items = goqa_tables.items
+    flagged = items[items["options_mismatch"]]
+    starts = sorted(q[:45] for q in flagged["question"])
+    assert starts == sorted([
+        "Which statement comes closer to your view abo",       # involvement in the global economy
+        "The United States has announced plans to comm",      # US military resources to Asia
+        "Which statement comes closer to your own view",       # air pollution
+        "Which statement comes closer to your own view",       # EU trade agreements
+        "Which of the following two statements about a",      # global climate change
+    ]), starts
+    assert all(any("coronavirus" in o for o in opts) for opts in flagged["options"])
+    assert not any(any("coronavirus" in o for o in opts) for opts in items[~items["options_mismatch"]]["options"])
+    vi, vt, notes = surveys.exclude_flagged(items, goqa_tables.targets)
+    assert len(vi) == 190 and "left 5 items out" in notes[0]
+
+
+def test_exclude_flagged_without_flag_column_is_identity():
+    items, targets = sv_example()
+    vi, vt, notes = surveys.exclude_flagged(items, targets)
+    pd.testing.assert_frame_equal(vi, items)
+    pd.testing.assert_frame_equal(vt, targets)
+    assert notes == []

@@ -15,7 +15,8 @@ wvs_stance    ``targets`` (ground_truth_every_country.csv), ``stances`` (stance_
 generic       ``items``, ``targets`` (CSV or Parquet; format in :mod:`.generic`)
 ============  =====================================================================
 
-``substantive_view`` is the one place where non-substantive options are dropped and shares
+``exclude_flagged`` leaves out items an importer flagged as unusable (GOQA ``options_mismatch``)
+with a note; ``substantive_view`` is the one place where non-substantive options are dropped and shares
 renormalised (used by both prompts and alignment). ``read_table`` reads a parquet table back with
 list columns as Python lists.
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 from culturelens.errors import InputError
 from culturelens.surveys import generic, goqa, vsm2013, wvs_stance
 from culturelens.surveys.common import (
-    ITEM_COLUMNS, SCORE_COLUMNS, TARGET_COLUMNS, SurveyTables, read_table, substantive_view,
+    ITEM_COLUMNS, SCORE_COLUMNS, TARGET_COLUMNS, SurveyTables, exclude_flagged, read_table, substantive_view,
 )
 
 FORMATS = {"goqa": goqa.load, "vsm2013": vsm2013.load, "wvs_stance": wvs_stance.load, "generic": generic.load}
@@ -36,7 +37,7 @@ PATH_KEYS = {
     "generic": ["items", "targets"],
 }
 
-__all__ = ["load", "substantive_view", "read_table", "SurveyTables", "FORMATS", "PATH_KEYS",
+__all__ = ["load", "substantive_view", "exclude_flagged", "read_table", "SurveyTables", "FORMATS", "PATH_KEYS",
            "ITEM_COLUMNS", "TARGET_COLUMNS", "SCORE_COLUMNS"]
 
 

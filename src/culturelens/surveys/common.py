@@ -287,6 +287,33 @@ def parse_json_list(text, file, field_name: str) -> list:
 
 
 # --------------------------------------------------------------------------------------------
+# Flagged items
+# --------------------------------------------------------------------------------------------
+#: Optional boolean item columns that flag an item as unusable for the analysis (set by importers).
+FLAG_COLUMNS = {"options_mismatch": "its option list holds statements of other questions"}
+
+
+def exclude_flagged(items: pd.DataFrame, targets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Items and targets without the items an importer flagged (:data:`FLAG_COLUMNS`), the flag
+    columns removed, and one note per flag listing the items left out (item_id and question start).
+    Pure: the inputs are not modified."""
+    notes: list[str] = []
+    drop = pd.Series(False, index=items.index)
+    for col, why in FLAG_COLUMNS.items():
+        if col not in items.columns:
+            continue
+        flagged = items[col].fillna(False).astype(bool)
+        if flagged.any():
+            listed = items[flagged].drop_duplicates("item_id")
+            notes.append(f"left {len(listed)} items out of the analysis ({col}: {why}): "
+                         + "; ".join(f"{r.item_id} {r.question[:50]!r}" for r in listed.itertuples(index=False)))
+        drop |= flagged
+    ids = set(items.loc[drop, "item_id"])
+    kept = items[~drop].drop(columns=[c for c in FLAG_COLUMNS if c in items.columns]).reset_index(drop=True)
+    return kept, targets[~targets["item_id"].isin(ids)].reset_index(drop=True), notes
+
+
+# --------------------------------------------------------------------------------------------
 # Substantive view
 # --------------------------------------------------------------------------------------------
 def substantive_view(items: pd.DataFrame, targets: pd.DataFrame,

@@ -14,8 +14,12 @@ Quirks handled (see /work/shared/data/README.md):
   a number of shares different from the number of options is an InputError naming the row.
 * Non-substantive options ("Don't know", "DK/Refused", "(VOL)", "Missing; …") are flagged;
   junk options that are no answers (``Total N=``) are removed (shares renormalised) and reported.
-* Countries go through :func:`culturelens.countries.to_code`; non-national and excluded samples
-  are left out of ``targets`` and counted. Two spellings of one code on one item (``Britain`` and
+* Items whose option list holds statements of other questions are flagged (column
+  ``options_mismatch``; the rule is at :data:`STOPWORDS` below) and left out of the analysis view.
+* Countries go through :func:`culturelens.countries.lookup`; non-national and excluded samples
+  are left out of ``targets`` and counted; unknown names are left out and reported (an InputError
+  with ``strict_countries``); an "(Old national sample)" gives way to the current national sample
+  of the same country on the same item. Two spellings of one code on one item (``Britain`` and
   ``Great Britain``): the first is kept, the clash reported.
 * A question text that occurs more than once: with the same option list its rows are one item and
   their countries are merged (first wins per country); with a different option list each option
@@ -231,6 +235,63 @@ def scale_order(options: list[str], non_substantive: list[bool]) -> tuple[list[i
 
 
 # --------------------------------------------------------------------------------------------
+# OPTIONS OF ANOTHER QUESTION. Some GOQA rows carry, besides (or instead of) their own options,
+# the options of unrelated Pew questions, and their answer shares sit on those (the sample has an
+# air-pollution item answered on coronavirus-cooperation options). THE RULE (file-wide):
+#
+#   An option of item i is FOREIGN when (a) it is a statement: at least 4 content words (words of
+#   3+ letters outside STOPWORDS, compared by their first 5 letters, volunteered markers ignored);
+#   (b) it shares no content word with i's question; and (c) the same option label also belongs to
+#   an item with a different question text. An item is flagged when it has a foreign option AND a
+#   substantive option that is not foreign (its option list is a union of its own options and
+#   another question's).
+#
+# (a) keeps short answers ("Yes", "Very good", "China") out: they recur legitimately. (b) ties an
+# option to the question that asks it. (c) means the statement was written for another question.
+# The last condition keeps an item whose every option is a recurring statement under a generic
+# wording ("Which statement comes closer to your view?" asked twice with the same statements) from
+# being flagged. On the shipped sample it flags exactly the five items carrying the coronavirus /
+# "problems solved by working with other countries" / "major international issues" statements.
+# Flagged items stay in raw_items with ``options_mismatch = True``; the analysis view leaves them
+# out (:func:`culturelens.surveys.common.exclude_flagged`), listed in the import notes.
+# --------------------------------------------------------------------------------------------
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below between
+both but by can could did do does doing during each even every few for from further had has have having he her
+here hers him his how i if in into is it its itself just me mean means more most my neither no nor not now of off
+on once only or other others our ours out over own same she should so some such than that the their theirs them
+then there these they this those through to too under until up very was we were what when where which while who
+whom why will with would you your yours yes one ones thing things way lot much many country countries survey
+nation people statement statements view views closer comes think say said
+""".split())
+_WORD = re.compile(r"[a-z]+")
+
+
+def content_words(text: str) -> set[str]:
+    """First 5 letters of the words of 3+ letters of ``text`` that are not STOPWORDS."""
+    words = _WORD.findall(strip_volunteered(text).replace("'", ""))
+    return {w[:5] for w in words if len(w) >= 3 and w not in STOPWORDS}
+
+
+def foreign_options(items: list[tuple[str, list[str], list[bool]]]) -> list[list[int]]:
+    """Per item ``(question, options, non_substantive)``: indices of its FOREIGN options (rule above),
+    empty unless the item is flagged (it also has a substantive option of its own)."""
+    questions_of: dict[str, set[str]] = {}
+    for question, options, _ in items:
+        for label in options:
+            questions_of.setdefault(strip_volunteered(label), set()).add(norm_label(question))
+    out = []
+    for question, options, flags in items:
+        q_words = content_words(question)
+        foreign = [k for k, label in enumerate(options)
+                   if not flags[k] and len(words := content_words(label)) >= 4 and not words & q_words
+                   and len(questions_of[strip_volunteered(label)]) > 1]
+        own = [k for k, f in enumerate(flags) if not f and k not in foreign]
+        out.append(foreign if foreign and own else [])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 def _option_label(value, file, where: str) -> str:
     if isinstance(value, bool):
         raise InputError(file, where, "option labels (strings or numbers)", value)
@@ -372,8 +433,12 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
                 for k, s in enumerate(clean)
             )
 
-    item_rows = [{k: v for k, v in it.items() if k not in ("raw_options", "order")} for it in items.values()]
+    item_list = list(items.values())
+    foreign = foreign_options([(it["question"], it["options"], it["non_substantive"]) for it in item_list])
+    item_rows = [{k: v for k, v in it.items() if k not in ("raw_options", "order")} for it in item_list]
     items_df = items_frame(item_rows)
+    items_df["options_mismatch"] = [bool(f) for f in foreign]
+    mismatched = [(it["item_id"], it["question"], len(f)) for it, f in zip(item_list, foreign) if f]
     targets_df = targets_frame(target_rows)
     n_ord = int((items_df["scale"] == "ordinal").sum())
     report.append(f"{len(items_df)} items ({n_ord} ordinal, {len(items_df) - n_ord} nominal), "
@@ -403,6 +468,10 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
     if split:
         report.append(f"kept {len(split)} questions asked with different option lists as separate items "
                       f"({sum(len(ids) for ids in split.values())} items; the item_id hashes question and options)")
+    if mismatched:
+        report.append(f"flagged {len(mismatched)} items whose option list also holds statements of other "
+                      "questions (options_mismatch; kept in raw_items, left out of the analysis view): "
+                      + "; ".join(f"{i} {q[:60]!r} ({n} foreign option{'s' if n > 1 else ''})" for i, q, n in mismatched))
     items_without = len(items_df) - (targets_df["item_id"].nunique() if len(targets_df) else 0)
     if items_without:
         report.append(f"{items_without} items have no national target distribution")
