@@ -9,10 +9,13 @@ Quirks handled (see /work/shared/data/README.md):
 * ``options`` is a Python list repr; numeric options become strings (``1.0`` → ``"1"``).
 * Ordinal scales are recognised by the ladder lexicon below (and numeric 0–10 style scales); their
   options and shares are put into scale order (non-substantive options last), ``scale=ordinal``.
-  Anything not recognised is ``nominal`` in the survey's order.
+  An item is ordinal only if EVERY substantive option is on the scale: a substantive volunteered
+  option off the ladder ("Neither (VOL)", "Other (VOL)") makes it ``nominal``. Anything not
+  recognised is ``nominal`` in the survey's order.
 * Distributions summing to 0 are dropped, summing to more than 1 renormalised (both reported);
   a number of shares different from the number of options is an InputError naming the row.
-* Non-substantive options ("Don't know", "DK/Refused", "(VOL)", "Missing; …") are flagged;
+* Non-substantive options (no opinion: "Don't know", "DK/Refused", "Missing; …"; NOT volunteered
+  answers that take a position such as "Neither (VOL)", see :mod:`culturelens.surveys.common`) are flagged;
   junk options that are no answers (``Total N=``) are removed (shares renormalised) and reported.
 * Items whose option list holds statements of other questions are flagged (column
   ``options_mismatch``; the rule is at :data:`STOPWORDS` below) and left out of the analysis view.
