@@ -25,7 +25,7 @@ def goqa_names() -> set[str]:
 def test_table_columns_and_values():
     table = countries.load_name_table()
     assert list(table.columns) == ["survey_name", "code", "sample", "note"]
-    assert set(table["sample"]) == {"national", "non-national", "excluded"}
+    assert set(table["sample"]) <= {"national", "non-national", "excluded"}
     assert (table.loc[table["sample"] == "excluded", "code"] == "").all()
     assert (table.loc[table["sample"] != "excluded", "code"] != "").all()
 
@@ -79,10 +79,78 @@ def test_decisions(name, expected):
     assert countries.to_code(name) == expected
 
 
-def test_non_national_rows_are_non_national():
+def test_sample_suffixes_are_a_rule_not_rows():
     table = countries.load_name_table()
-    nn = table[table["survey_name"].str.contains("Non-national", case=False)]
-    assert len(nn) == 21 and (nn["sample"] == "non-national").all()
+    assert not table["survey_name"].str.contains(r"sample\)\s*$", case=False).any()
+
+
+# Every survey name (key of `selections`) of the official global_opinions.csv (2,556 questions),
+# as enumerated by public GlobalOpinionQA code that maps each name (the file itself is not shipped).
+OFFICIAL_GOQA_NAMES = """
+Albania|Andorra|Angola|Angola (Non-national sample)|Argentina|Armenia|Australia|Austria|Azerbaijan|Bangladesh|
+Bangladesh (Non-national sample)|Belarus|Belgium|Bolivia|Bolivia (Non-national sample)|Bosnia Herzegovina|Brazil|
+Brazil (Non-national sample)|Britain|Bulgaria|Burkina Faso|Canada|Chile|China|China (Non-national sample)|Colombia|
+Colombia (Non-national sample)|Croatia|Cyprus|Czech Rep.|Czechia|Denmark|Ecuador|Egypt|Egypt (Non-national sample)|
+El Salvador|Estonia|Ethiopia|Ethiopia (Non-national sample)|Finland|France|Georgia|Germany|Ghana|Great Britain|
+Greece|Guatemala|Guatemala (Non-national sample)|Honduras|Honduras (Non-national sample)|Hong Kong SAR|Hungary|
+Iceland|India (Current national sample)|India (Non-national sample)|India (Old national sample)|Indonesia|
+Indonesia (Non-national sample)|Iran|Iraq|Israel|Italy|Ivory Coast|Ivory Coast (Non-national sample)|Japan|Jordan|
+Jordan (Non-national sample)|Kazakhstan|Kenya|Kuwait|Kyrgyzstan|Latvia|Lebanon|Libya|Lithuania|Macau SAR|Malaysia|
+Maldives|Mali|Mali (Non-national sample)|Mexico|Mongolia|Montenegro|Morocco|Morocco (Non-national sample)|Myanmar|
+Netherlands|New Zealand|Nicaragua|Nigeria|Nigeria (Non-national sample)|North Macedonia|Northern Ireland|Norway|
+Pakistan|Pakistan (Non-national sample)|Palest. ter.|Peru|Philippines|Philippines (Non-national sample)|Poland|
+Poland (Non-national sample)|Portugal|Puerto Rico|Romania|Russia|Russia (Non-national sample)|S. Africa|
+S. Africa (Non-national sample)|S. Korea|Senegal|Senegal (Non-national sample)|Serbia|Singapore|Slovakia|Slovenia|
+South Korea|Spain|Sweden|Switzerland|Taiwan|Taiwan ROC|Tajikistan|Tanzania|Tanzania (Non-national sample)|Thailand|
+Tunisia|Turkey|Uganda|Ukraine|United States|Uruguay|Uzbekistan|Venezuela|Venezuela (Non-national sample)|Vietnam|
+Vietnam (Non-national sample)|Zimbabwe
+"""
+OFFICIAL_GOQA_NAMES = [n.strip() for n in OFFICIAL_GOQA_NAMES.replace("\n", "").split("|")]
+
+
+def test_every_official_goqa_name_maps():
+    assert len(OFFICIAL_GOQA_NAMES) == len(set(OFFICIAL_GOQA_NAMES)) == 138
+    assert goqa_names() <= set(OFFICIAL_GOQA_NAMES)
+    for name in OFFICIAL_GOQA_NAMES:
+        code, sample = countries.to_code(name)
+        assert code and sample == ("non-national" if "Non-national" in name else "national"), name
+    assert countries.to_code("India (Old national sample)") == ("IN", "national")
+
+
+@pytest.mark.parametrize("name,code", [
+    ("Egypt", "EG"), ("Lebanon", "LB"), ("Tunisia", "TN"), ("Palest. ter.", "PS"), ("Venezuela", "VE"),
+    ("Bolivia", "BO"), ("Ivory Coast", "CI"), ("Bosnia Herzegovina", "BA"), ("Macedonia", "MK"),
+    ("North Macedonia", "MK"), ("Kosovo", "XK"), ("Taiwan ROC", "TW"), ("Hong Kong SAR", "HK"),
+    ("Macau SAR", "MO"), ("Puerto Rico", "PR"), ("Great Britain", "GB"), ("Northern Ireland", "GB-NIR"),
+    ("Czech Rep.", "CZ"), ("Slovak Republic", "SK"), ("S. Korea", "KR"), ("South Korea", "KR"), ("Russia", "RU"),
+    ("Vietnam", "VN"), ("Laos", "LA"), ("Honduras", "HN"), ("Kuwait", "KW"), ("Angola", "AO"), ("Iceland", "IS"),
+])
+def test_spellings_of_the_full_file_map(name, code):
+    assert countries.to_code(name) == (code, "national")
+
+
+@pytest.mark.parametrize("name,expected,rank", [
+    ("India (Old national sample)", ("IN", "national"), 1),
+    ("India (Current national sample)", ("IN", "national"), 0),
+    ("Kenya (National sample)", ("KE", "national"), 0),
+    ("Pakistan (Non-national sample)", ("PK", "non-national"), 0),
+    ("Nigeria (non-national  sample)", ("NG", "non-national"), 0),
+    ("Brazil (Urban sample)", ("BR", "non-national"), 0),
+    ("Mexico (Rural sample)", ("MX", "non-national"), 0),
+    ("S. Africa (Non-national sample)", ("ZA", "non-national"), 0),
+    ("Arab countries (National sample)", ("", "excluded"), 0),
+    ("India", ("IN", "national"), 0),
+])
+def test_sample_suffix_rule(name, expected, rank):
+    assert countries.to_code(name) == expected
+    assert countries.precedence(name) == rank
+
+
+def test_unknown_name_is_none_for_lookup_and_error_for_to_code():
+    assert countries.lookup("Atlantis") is None and countries.lookup("Atlantis (Old national sample)") is None
+    assert countries.lookup("Kenya (Parliament)") is None  # not a sample suffix
+    with pytest.raises(countries.UnknownCountry):
+        countries.to_code("Atlantis")
 
 
 def test_lookup_normalises_whitespace_and_case_and_accepts_codes():

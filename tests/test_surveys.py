@@ -50,7 +50,7 @@ def shares_of(tables, country):
 def test_goqa_defaultdict_text_and_stable_id(tmp_path):
     t = one_item(tmp_path, {"Japan": [0.7, 0.3]}, ["Yes", "No"], question="Is it so?")
     item = t.items.iloc[0]
-    assert item["item_id"] == "goqa-" + hashlib.sha1("Is it so?".encode()).hexdigest()[:12]
+    assert item["item_id"] == "goqa-" + hashlib.sha1('["Is it so?", ["Yes", "No"]]'.encode()).hexdigest()[:12]
     assert (item["lang"], item["translation"], item["scale"], item["source"]) == ("en", "original", "nominal", "GAS")
     assert list(item["options"]) == ["Yes", "No"]
     assert shares_of(t, "JP") == [0.7, 0.3]
@@ -107,8 +107,18 @@ def test_goqa_middle_category_listed_last_is_moved(tmp_path):
     (["Very likely", "Not at all likely", "Somewhat likely", "Not too likely"], [0, 2, 3, 1], "ordinal"),
     (["Very good", "Somewhat bad", "Somewhat good", "Very bad"], [0, 2, 1, 3], "ordinal"),
     # numeric scale with labelled end points; non-substantive moved last
-    (["It is against democracy (spontaneous)", "Not essential", "2", "3", "4", "Essential"], [1, 2, 3, 4, 5, 0],
-     "ordinal"),
+    (["Don't know (VOL)", "Not essential", "2", "3", "4", "Essential"], [1, 2, 3, 4, 5, 0], "ordinal"),
+    # a substantive volunteered option off the scale makes the item nominal (never a scale end)
+    (["It is against democracy (spontaneous)", "Not essential", "2", "3", "4", "Essential"],
+     [0, 1, 2, 3, 4, 5], "nominal"),
+    (["Neither (VOL)", "2", "3", "4", "Essential"], [0, 1, 2, 3, 4], "nominal"),
+    (["Strongly agree", "Agree", "Disagree", "Strongly disagree", "Neither (VOL)", "DK/Refused"],
+     [0, 1, 2, 3, 4, 5], "nominal"),
+    (["Increased", "Decreased", "Depends on the situation (VOL)"], [0, 1, 2], "nominal"),
+    # a volunteered option that IS on the ladder keeps the item ordinal, in its place
+    (["Very good influence", "Good influence", "Bad influence", "Very bad influence", "No influence (DO NOT READ)",
+      "DK/Refused"], [0, 1, 4, 2, 3, 5], "ordinal"),
+    (["Increased", "Decreased", "No change (VOL)", "Don't know (VOL)"], [0, 2, 1, 3], "ordinal"),
     (["1 None", "3", "2", "4", "5 All"], [0, 2, 1, 3, 4], "ordinal"),
     # not recognised / too few substantive options: nominal, survey order
     (["China", "United States", "Japan"], [0, 1, 2], "nominal"),
@@ -153,8 +163,8 @@ def test_goqa_bad_share_is_input_error(tmp_path, bad):
 @pytest.mark.parametrize("label", [
     "Don't know", "Don\u2019t know", "No answer", "Refused", "DK/Refused", "No answer/refused",
     "Missing; Not available", "Missing; Unknown", "Other missing; Multiple answers Mail (EVS)",
-    "Both (VOL)", "Climate change does not exist (Vol.)", "Neither (DO NOT READ)",
-    "It is against democracy (spontaneous)", "Not applicable", "Never heard of",
+    "Not applicable", "Never heard of", "Don't know (VOL)", "Refused (VOL)", "DK/Refused (DO NOT READ)",
+    "Don't know/ Unsure", "Can't choose", "No opinion", "Haven't heard enough to say (VOL)",
 ])
 def test_non_substantive_spellings_flagged(tmp_path, label):
     assert is_non_substantive(label)
@@ -163,9 +173,69 @@ def test_non_substantive_spellings_flagged(tmp_path, label):
 
 
 @pytest.mark.parametrize("label", ["Yes", "Agree", "Both", "Neither", "None", "Not important at all",
-                                   "Both (Values/Policies)", "I do not know examples concerned"])
+                                   "Both (Values/Policies)", "I do not know examples concerned",
+                                   "Neither (VOL)", "Both (DO NOT READ)", "No change (VOL)", "Other (VOL)",
+                                   "It is against democracy (spontaneous)", "No, have not heard of it"])
 def test_substantive_labels_not_flagged(label):
     assert not is_non_substantive(label)
+
+
+# Every option label of the shipped sample that carries a volunteered marker, with its expected
+# class (True = non-substantive). A new such label in the sample fails
+# test_volunteered_labels_of_the_sample_are_all_listed until it is classified here.
+VOLUNTEERED_SAMPLE_LABELS = {
+    "Both (DO NOT READ)": False,
+    "Both (VOL)": False,
+    "Both equally (VOL)": False,
+    "Climate change does not exist (Vol.)": False,
+    "Depends on the situation (VOL)": False,
+    "Equal threats (VOL)": False,
+    "It is against democracy (spontaneous)": False,
+    "Neither (DO NOT READ)": False,
+    "Neither (VOL)": False,
+    "Neither/both (DO NOT READ)": False,
+    "Neither/both (VOL)": False,
+    "News organizations should not do this (VOL)": False,
+    "No influence (DO NOT READ)": False,
+    "None / There is no leading economic power (VOL)": False,
+    "None of these (VOL)": False,
+    "None/There is no leading economic power (DO NOT READ)": False,
+    "Other (DO NOT READ)": False,
+    "Other (VOL)": False,
+}
+
+
+def sample_volunteered_labels() -> list[str]:
+    import ast
+    import re
+
+    raw = pd.read_csv(GOQA_PATHS["csv"], dtype=str, keep_default_na=False)
+    labels = {str(x).strip() for text in raw["options"] for x in ast.literal_eval(text)}
+    marker = re.compile(r"\bvol\b|vol\.|do not read|spontaneous", re.IGNORECASE)
+    return sorted(label for label in labels if marker.search(label))
+
+
+def test_volunteered_labels_of_the_sample_are_all_listed():
+    assert sample_volunteered_labels() == sorted(VOLUNTEERED_SAMPLE_LABELS)
+
+
+@pytest.mark.parametrize("label", sample_volunteered_labels())
+def test_volunteered_label_of_the_sample_classified(label):
+    assert label in VOLUNTEERED_SAMPLE_LABELS, f"new volunteered label {label!r}: classify it in the test table"
+    assert is_non_substantive(label) is VOLUNTEERED_SAMPLE_LABELS[label]
+
+
+def test_shipped_goqa_volunteered_substantive_options_make_items_nominal(goqa_tables):
+    items = goqa_tables.items
+    for options, flags, scale in zip(items["options"], items["non_substantive"], items["scale"]):
+        vol_subst = [o for o, f in zip(options, flags) if not f and "(VOL)" in o and "No change" not in o]
+        if vol_subst:
+            assert scale == "nominal", options
+    by_first = {tuple(o): s for o, s in zip(items["options"], items["scale"])}
+    influence = [o for o in by_first if "No influence (DO NOT READ)" in o]
+    assert influence and by_first[influence[0]] == "ordinal"
+    assert list(influence[0])[:5] == ["Very good influence", "Good influence", "No influence (DO NOT READ)",
+                                      "Bad influence", "Very bad influence"]
 
 
 def test_junk_option_removed_and_reported(tmp_path):
@@ -199,9 +269,10 @@ def test_goqa_two_names_one_code_keeps_first(tmp_path):
     assert any("kept the first" in line and "Great Britain" in line for line in t.report)
 
 
-def test_goqa_unknown_country_and_missing_column(tmp_path):
+def test_goqa_unknown_country_strict_and_missing_column(tmp_path):
     with pytest.raises(InputError) as err:
-        one_item(tmp_path, {"Atlantis": [0.5, 0.5]}, ["Yes", "No"])
+        surveys.load("goqa", "t", goqa_csv(tmp_path, [("Q?", {"Atlantis": [0.5, 0.5]}, ["Yes", "No"], "GAS")]),
+                     strict_countries=True)
     assert err.value.field == "country" and "Atlantis" in str(err.value) and "goqa.csv" in err.value.file
     path = tmp_path / "cols.csv"
     pd.DataFrame([{"question": "Q", "options": "['a']"}]).to_csv(path, index=False)
@@ -212,12 +283,30 @@ def test_goqa_unknown_country_and_missing_column(tmp_path):
 def test_goqa_repeated_question(tmp_path):
     paths = goqa_csv(tmp_path, [("Q", {"Japan": [0.5, 0.5]}, ["Yes", "No"], "GAS"),
                                 ("Q", {"Peru": [0.2, 0.8], "Japan": [1.0, 0.0]}, ["Yes", "No"], "GAS"),
-                                ("Q", {"Chile": [0.2, 0.8]}, ["A", "B"], "GAS")])
+                                ("Q", {"Chile": [0.2, 0.8], "Japan": [0.6, 0.4]}, ["A", "B"], "GAS")])
     t = surveys.load("goqa", "t", paths)
-    assert len(t.items) == 1
-    assert shares_of(t, "JP") == [0.5, 0.5] and shares_of(t, "PE") == [0.2, 0.8]
-    assert "CL" not in set(t.targets["country"])
-    assert any("merged 1" in line for line in t.report) and any("dropped 1 repeated" in line for line in t.report)
+    assert len(t.items) == 2 and t.items["item_id"].is_unique and set(t.items["question"]) == {"Q"}
+    id_of = {tuple(o): i for o, i in zip(t.items["options"], t.items["item_id"])}
+    yes_no, a_b = id_of[("Yes", "No")], id_of[("A", "B")]
+    assert yes_no == goqa.item_id_of("Q", ["Yes", "No"]) and a_b == goqa.item_id_of("Q", ["A", "B"])
+    cells = t.targets.set_index(["item_id", "country", "option_index"])["share"]
+    assert [cells[(yes_no, "JP", k)] for k in (0, 1)] == [0.5, 0.5]  # merged, first wins per country
+    assert [cells[(yes_no, "PE", k)] for k in (0, 1)] == [0.2, 0.8]
+    assert [cells[(a_b, "CL", k)] for k in (0, 1)] == [0.2, 0.8]
+    assert [cells[(a_b, "JP", k)] for k in (0, 1)] == [0.6, 0.4]  # the differing option list is kept
+    assert any("merged 1" in line for line in t.report)
+    assert any("kept 1 questions asked with different option lists as separate items" in line for line in t.report)
+
+
+def test_goqa_item_id_depends_on_the_row_only(tmp_path):
+    rows = [("Q1", {"Japan": [0.5, 0.5]}, ["Yes", "No"], "GAS"), ("Q2", {"Japan": [0.5, 0.5]}, ["Yes", "No"], "GAS"),
+            ("Q1", {"Peru": [0.1, 0.9]}, ["Good", "Bad"], "GAS")]
+    full = surveys.load("goqa", "t", goqa_csv(tmp_path, rows, "full.csv"))
+    subset = surveys.load("goqa", "t", goqa_csv(tmp_path, rows[2:] + rows[:1], "subset.csv"))
+    ids = dict(zip(full.items["options"].map(tuple) + full.items["question"].map(lambda q: (q,)),
+                   full.items["item_id"]))
+    for _, row in subset.items.iterrows():
+        assert ids[tuple(row["options"]) + (row["question"],)] == row["item_id"]
 
 
 def test_goqa_any_source_kept(tmp_path):
@@ -424,7 +513,6 @@ def test_generic_parquet(tmp_path):
     (lambda i, t: (i, t.assign(item_id=["q9"] + list(t["item_id"][1:]))), "item_id (line 2)"),
     (lambda i, t: (i, t.assign(option=["Maybe"] + list(t["option"][1:]))), "option (line 2)"),
     (lambda i, t: (i, t.assign(share=[-0.5] + list(t["share"][1:]))), "share (line 2)"),
-    (lambda i, t: (i, t.assign(country=["Atlantis"] + list(t["country"][1:]))), "country"),
     (lambda i, t: (i.assign(scale=["interval", "nominal"]), t), "scale (line 2)"),
     (lambda i, t: (i.assign(options=["not json", i["options"][1]]), t), "options (line 2)"),
     (lambda i, t: (i.assign(non_substantive=["[true]", "[false, false]"]), t), "non_substantive (line 2)"),
@@ -556,3 +644,136 @@ def test_vsm_prompt_text_split():
     assert split_prompt_text(text) == ("Why?", ["a", "b", "c", "d", "e"])
     with pytest.raises(ValueError):
         split_prompt_text("Why?\n1. a\n2. b")
+
+
+# ------------------------------------------------------------------------------ unknown countries, samples
+def test_goqa_unknown_country_left_out_reported_and_warned_once(tmp_path, caplog):
+    paths = goqa_csv(tmp_path, [("Q1", {"Atlantis": [0.5, 0.5], "Japan": [0.7, 0.3]}, ["Yes", "No"], "GAS"),
+                                ("Q2", {"Atlantis": [0.1, 0.9], "Lilliput": [0.2, 0.8]}, ["Yes", "No"], "GAS")])
+    with caplog.at_level("WARNING"):
+        t = surveys.load("goqa", "t", paths)
+    assert set(t.targets["country"]) == {"JP"} and len(t.items) == 2
+    note = next(line for line in t.report if "unknown country names" in line)
+    assert "'Atlantis'" in note and "'Lilliput'" in note and "left out 3 samples" in note
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert sorted(w.getMessage().split("'")[1] for w in warned) == ["Atlantis", "Lilliput"]  # once per name
+
+
+def test_goqa_strict_countries_raises_naming_file_field_and_names(tmp_path):
+    paths = goqa_csv(tmp_path, [("Q1", {"Atlantis": [0.5, 0.5], "Japan": [0.7, 0.3]}, ["Yes", "No"], "GAS"),
+                                ("Q2", {"Lilliput": [0.2, 0.8]}, ["Yes", "No"], "GAS")])
+    with pytest.raises(InputError) as err:
+        surveys.load("goqa", "t", paths, strict_countries=True)
+    assert err.value.file == paths["csv"] and err.value.field == "country"
+    assert err.value.got == ["Atlantis", "Lilliput"]
+    with pytest.raises(InputError, match="strict_countries"):
+        surveys.load("goqa", "t", paths, strict_countries="yes")
+
+
+def test_goqa_old_national_sample_used_but_current_wins(tmp_path):
+    rows = [("Q1", {"India (Old national sample)": [0.9, 0.1], "India (Current national sample)": [0.3, 0.7],
+                    "India (Non-national sample)": [0.5, 0.5]}, ["Yes", "No"], "GAS"),
+            ("Q2", {"India (Current national sample)": [0.3, 0.7], "India (Old national sample)": [0.9, 0.1]},
+             ["Yes", "No"], "GAS"),
+            ("Q3", {"India (Old national sample)": [0.9, 0.1], "Pakistan (Non-national sample)": [0.5, 0.5]},
+             ["Yes", "No"], "GAS")]
+    t = surveys.load("goqa", "t", goqa_csv(tmp_path, rows))
+    by_item = {q: t.items.set_index("question").loc[q, "item_id"] for q in ("Q1", "Q2", "Q3")}
+    for q, expected, name in (("Q1", [0.3, 0.7], "India (Current national sample)"),
+                              ("Q2", [0.3, 0.7], "India (Current national sample)"),
+                              ("Q3", [0.9, 0.1], "India (Old national sample)")):
+        cell = t.targets[t.targets["item_id"] == by_item[q]].sort_values("option_index")
+        assert list(cell["share"]) == expected and set(cell["survey_name"]) == {name}
+        assert set(cell["country"]) == {"IN"}
+    report = " | ".join(t.report)
+    assert "preferred the current over the old national sample on 2" in report
+    assert "used an old national sample on 1" in report
+    assert "left out 2 non-national samples" in report and "kept the first" not in report
+
+
+def test_other_importers_leave_unknown_countries_out_unless_strict(tmp_path):
+    stances = tmp_path / "s.json"
+    stances.write_text(json.dumps({"f118": ["Pro.", "Con."]}))
+    gt = tmp_path / "gt.csv"
+    gt.write_text("cntry_an,question_key,pro_score,lnge_iso\nXYZ,F118,0.25,en\nDE,F118,0.5,de\n")
+    paths = {"targets": str(gt), "stances": str(stances)}
+    t = surveys.load("wvs_stance", "w", paths)
+    assert set(t.targets["country"]) == {"DE"} and any("'XYZ'" in line for line in t.report)
+    with pytest.raises(InputError) as err:
+        surveys.load("wvs_stance", "w", paths, strict_countries=True)
+    assert err.value.field == "cntry_an" and err.value.got == ["XYZ"]
+    gpaths, items, targets = generic_files(tmp_path)
+    targets.loc[0, "country"] = "Atlantis"
+    gpaths, _, _ = generic_files(tmp_path, items, targets)
+    t = surveys.load("generic", "g", gpaths)
+    assert any("'Atlantis'" in line for line in t.report)
+    with pytest.raises(InputError, match="Atlantis"):
+        surveys.load("generic", "g", gpaths, strict_countries=True)
+
+
+# ------------------------------------------------------------------------------ options of another question
+COVID = ["If (survey country) had cooperated more with other countries, the number of coronavirus cases would "
+         "have been lower in this country",
+         "No amount of cooperation between (survey country) and other countries would have reduced the number of "
+         "coronavirus cases in this country"]
+
+
+def test_goqa_options_of_another_question_flagged(tmp_path):
+    air = ["We should reduce air pollution even if it means slower economic growth",
+           "Air pollution is the price we have to pay for continued economic growth"]
+    generic_q = ["Which statement comes closer to your view?", "Which statement comes closer to your own views?"]
+    hard = ["Most people who want to get ahead can make it if they are willing to work hard",
+            "Hard work and determination are no guarantee of success for most people"]
+    rows = [
+        # the source question of the coronavirus statements: they are its own options
+        ("Would more cooperation between countries have reduced the number of coronavirus cases here?",
+         {"Japan": [0.6, 0.3, 0.1]}, COVID + ["DK/Refused"], "GAS"),
+        # air-pollution item answered on the coronavirus statements: flagged
+        ("Which statement comes closer to your own views? We should reduce air pollution even if it means slower "
+         "economic growth, or air pollution is the price we have to pay",
+         {"Japan": [0.0, 0.6, 0.0, 0.3, 0.1]}, [air[0], COVID[0], air[1], COVID[1], "DK/Refused"], "GAS"),
+        # one pair of statements under two generic wordings: every option recurs, none is the item's own: kept
+        (generic_q[0], {"Japan": [0.5, 0.5]}, hard, "GAS"),
+        (generic_q[1], {"Peru": [0.5, 0.5]}, hard, "GAS"),
+        # short answers recur everywhere: kept
+        ("Is it good?", {"Japan": [0.5, 0.5]}, ["Very good", "Somewhat good"], "GAS"),
+        ("Is it bad?", {"Japan": [0.5, 0.5]}, ["Very good", "Somewhat good"], "GAS"),
+    ]
+    t = surveys.load("goqa", "t", goqa_csv(tmp_path, rows))
+    flagged = t.items[t.items["options_mismatch"]]
+    assert list(flagged["question"].str[:40]) == [rows[1][0][:40]]
+    item_id = flagged["item_id"].item()
+    note = next(line for line in t.report if line.startswith("flagged 1 items"))
+    assert item_id in note and "(1 foreign option)" in note  # COVID[1] shares "reduc" with the question
+    assert goqa.foreign_options([(rows[1][0], rows[1][2], [False] * 4 + [True])]) == [[]]  # needs the file
+
+    items, targets, notes = surveys.exclude_flagged(t.items, t.targets)
+    assert item_id not in set(items["item_id"]) and item_id not in set(targets["item_id"])
+    assert "options_mismatch" not in items.columns and len(items) == len(t.items) - 1
+    assert len(notes) == 1 and item_id in notes[0] and "'Which statement comes closer" in notes[0]
+    assert item_id in set(t.targets["item_id"])  # raw tables keep it
+
+
+def test_shipped_goqa_flags_exactly_the_five_items_on_coronavirus_options(goqa_tables):
+    items = goqa_tables.items
+    flagged = items[items["options_mismatch"]]
+    starts = sorted(q[:45] for q in flagged["question"])
+    assert starts == sorted([
+        "Which statement comes closer to your view abo",       # involvement in the global economy
+        "The United States has announced plans to comm",      # US military resources to Asia
+        "Which statement comes closer to your own view",       # air pollution
+        "Which statement comes closer to your own view",       # EU trade agreements
+        "Which of the following two statements about a",      # global climate change
+    ]), starts
+    assert all(any("coronavirus" in o for o in opts) for opts in flagged["options"])
+    assert not any(any("coronavirus" in o for o in opts) for opts in items[~items["options_mismatch"]]["options"])
+    vi, vt, notes = surveys.exclude_flagged(items, goqa_tables.targets)
+    assert len(vi) == 190 and "left 5 items out" in notes[0]
+
+
+def test_exclude_flagged_without_flag_column_is_identity():
+    items, targets = sv_example()
+    vi, vt, notes = surveys.exclude_flagged(items, targets)
+    pd.testing.assert_frame_equal(vi, items)
+    pd.testing.assert_frame_equal(vt, targets)
+    assert notes == []

@@ -13,12 +13,30 @@ One tested mapping table, ``resources/countries/survey_names.csv`` (columns
 Lookups are exact after whitespace normalisation and case folding. Names that are not in the
 table are still accepted when they are an ISO 3166-1 alpha-2 code (``DE``), an ISO 3166-2 code used
 in the table (``GB-NIR``), or exactly CLDR's English name of a country (``Kenya``); all three are
-``national``; a Pew name "<country> (Non-national sample)" that is not in the table maps to the
-country's code with ``sample = non-national``. Anything else raises :class:`~culturelens.errors.InputError`.
+``national``.
+
+Pew's sample suffixes are a RULE, not one table row each: a name "<country> (<kind> sample)" maps
+to the code of "<country>" (looked up as above) with
+
+* ``national`` when ``<kind>`` is exactly "national", "current national" or "new national";
+* ``national`` with precedence 1 when ``<kind>`` is "old national" (or "previous national"): an
+  earlier national sample of the same country. It is used as the country's target, but where the
+  current (or plain) national sample answers the same item, the current one wins — see
+  :func:`precedence` (importers report the choice);
+* ``non-national`` for every other kind ("Non-national", "urban", "rural", "regional", …): only a
+  sample the survey itself calls national may stand for the country; the rest are kept apart
+  (importers leave them out of ``targets`` and count them) and never merged into national targets.
+
+A suffix on a name that is itself excluded or non-national keeps that sample kind.
+:func:`lookup` returns None for a name it cannot map; :func:`to_code` raises
+:class:`UnknownCountry` (an :class:`~culturelens.errors.InputError`) for it. Importers decide what
+an unknown name means (:class:`culturelens.surveys.common.CountryMapper`: reported and left out,
+or an error with ``strict_countries``).
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
@@ -37,8 +55,10 @@ TABLE_COLUMNS = ["survey_name", "code", "sample", "note"]
 
 # CLDR territory codes that are two letters but not countries.
 _PSEUDO_TERRITORIES = {"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"}
-# Pew marks the kind of sample after the country name; rows not in the table still map by this.
-_SAMPLE_SUFFIXES = {" (non-national sample)": "non-national", " (current national sample)": "national"}
+# Pew marks the kind of sample after the country name: "<country> (<kind> sample)".
+_SAMPLE_SUFFIX = re.compile(r"^(?P<base>.*?\S)\s*\(\s*(?P<kind>[^()]*?)\s*sample\s*\)$", re.IGNORECASE)
+_NATIONAL_KINDS = {"national": 0, "current national": 0, "new national": 0, "old national": 1,
+                   "previous national": 1}
 # Official statuses counted as a country's main languages ("official" incl. de facto).
 _OFFICIAL = {"official", "de_facto_official"}
 
@@ -115,15 +135,39 @@ def _cldr_english_names() -> dict[str, str]:
     return {_norm(n): c for c, n in names.items() if c in _territory_codes()}
 
 
-def to_code(name: str, *, file: str | Path | None = None) -> tuple[str, str]:
-    """Map a survey's country spelling to ``(code, sample)``.
+#: What an unknown country name should have been (error messages and import notes).
+UNKNOWN_EXPECTED = (f"a country name listed in {TABLE_PATH.name} (resources/countries/), a CLDR English "
+                    "country name, an ISO 3166-1 alpha-2 code, or one of these with a Pew sample suffix")
 
-    ``sample`` is ``national``, ``non-national`` or ``excluded`` (code ``""``). Unknown names raise
-    InputError naming ``file`` (the survey being imported), field ``country`` and the name.
-    """
-    source = str(file) if file is not None else str(TABLE_PATH)
+
+class UnknownCountry(InputError):
+    """A country name that neither the table nor the rules of this module know."""
+
+
+def _suffix(name: str) -> tuple[str, str, int] | None:
+    """``(base name, sample, precedence)`` for a Pew "<country> (<kind> sample)" name, else None."""
+    m = _SAMPLE_SUFFIX.match(" ".join(str(name).split()))
+    if not m:
+        return None
+    kind = " ".join(m.group("kind").split()).casefold()
+    if kind in _NATIONAL_KINDS:
+        return m.group("base"), "national", _NATIONAL_KINDS[kind]
+    return m.group("base"), "non-national", 0
+
+
+def precedence(name: str) -> int:
+    """0 for a country's current (or only) sample, 1 for an "(Old national sample)": when two
+    survey names of one country answer one item, the lower precedence wins (ties: the first)."""
+    if _norm(name) in _lookup(str(TABLE_PATH))[0]:
+        return 0
+    parsed = _suffix(name)
+    return parsed[2] if parsed else 0
+
+
+def lookup(name: str) -> tuple[str, str] | None:
+    """``(code, sample)`` for a country spelling (see the module docstring), None if unknown."""
     if not isinstance(name, str) or not name.strip():
-        raise InputError(source, "country", "a non-empty country name or ISO code", name)
+        return None
     by_name, sub_names = _lookup(str(TABLE_PATH))
     key = _norm(name)
     if key in by_name:
@@ -133,16 +177,30 @@ def to_code(name: str, *, file: str | Path | None = None) -> tuple[str, str]:
         return upper, "national"
     if key in _cldr_english_names():
         return _cldr_english_names()[key], "national"
-    for suffix, sample in _SAMPLE_SUFFIXES.items():  # Pew spellings not listed in the table
-        if key.endswith(suffix) and len(key) > len(suffix):
-            code, base_sample = to_code(" ".join(name.split())[: -len(suffix)], file=file)
-            return (code, sample) if base_sample == "national" else (code, base_sample)
-    raise InputError(
-        source,
-        "country",
-        f"a country name listed in {TABLE_PATH.name} (resources/countries/) or an ISO 3166-1 alpha-2 code",
-        name,
-    )
+    parsed = _suffix(name)
+    if parsed is not None:
+        base, sample, _ = parsed
+        found = lookup(base)
+        if found is None:
+            return None
+        code, base_sample = found
+        return (code, sample) if base_sample == "national" else (code, base_sample)
+    return None
+
+
+def to_code(name: str, *, file: str | Path | None = None) -> tuple[str, str]:
+    """Map a survey's country spelling to ``(code, sample)``.
+
+    ``sample`` is ``national``, ``non-national`` or ``excluded`` (code ``""``). Unknown names raise
+    :class:`UnknownCountry` naming ``file`` (the survey being imported), field ``country`` and the name.
+    """
+    source = str(file) if file is not None else str(TABLE_PATH)
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(source, "country", "a non-empty country name or ISO code", name)
+    found = lookup(name)
+    if found is None:
+        raise UnknownCountry(source, "country", UNKNOWN_EXPECTED, name)
+    return found
 
 
 def _locale(lang: str) -> babel.Locale:

@@ -6,15 +6,16 @@ from culturelens import surveys
 
 def main(sm):
     spec = sm.params.spec
-    tables = surveys.load(spec["format"], sm.wildcards.study, spec["paths"])
+    tables = surveys.load(spec["format"], sm.wildcards.study, spec["paths"],
+                          strict_countries=spec.get("strict_countries", False))
     tables.items.to_parquet(sm.output.raw_survey_items)
     tables.targets.to_parquet(sm.output.raw_targets)
-    items, targets = surveys.substantive_view(tables.items, tables.targets,
-                                              spec.get("keep_non_substantive", False))
+    items, targets, left_out = surveys.exclude_flagged(tables.items, tables.targets)
+    items, targets = surveys.substantive_view(items, targets, spec.get("keep_non_substantive", False))
     items.to_parquet(sm.output.survey_items)
     targets.to_parquet(sm.output.targets)
     tables.scores.to_parquet(sm.output.scores)
-    notes = list(tables.report)
+    notes = list(tables.report) + left_out
     notes.append(f"{items['item_id'].nunique()} items, {targets['country'].nunique()} countries with "
                  f"answer distributions, {tables.scores['country'].nunique() if len(tables.scores) else 0} "
                  f"with published scores")

@@ -1,6 +1,8 @@
 """Survey importers: one per format, each returning the normalised tables of docs/architecture.md.
 
-``load(fmt, study, paths)`` → :class:`SurveyTables` (``items``, ``targets``, ``scores``, ``report``).
+``load(fmt, study, paths, strict_countries=False)`` → :class:`SurveyTables` (``items``, ``targets``,
+``scores``, ``report``). A country name the country table and rules do not know is reported and
+its rows left out, unless ``strict_countries`` (study config key) makes it an InputError.
 
 ``paths`` keys per format:
 
@@ -13,7 +15,8 @@ wvs_stance    ``targets`` (ground_truth_every_country.csv), ``stances`` (stance_
 generic       ``items``, ``targets`` (CSV or Parquet; format in :mod:`.generic`)
 ============  =====================================================================
 
-``substantive_view`` is the one place where non-substantive options are dropped and shares
+``exclude_flagged`` leaves out items an importer flagged as unusable (GOQA ``options_mismatch``)
+with a note; ``substantive_view`` is the one place where non-substantive options are dropped and shares
 renormalised (used by both prompts and alignment). ``read_table`` reads a parquet table back with
 list columns as Python lists.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 from culturelens.errors import InputError
 from culturelens.surveys import generic, goqa, vsm2013, wvs_stance
 from culturelens.surveys.common import (
-    ITEM_COLUMNS, SCORE_COLUMNS, TARGET_COLUMNS, SurveyTables, read_table, substantive_view,
+    ITEM_COLUMNS, SCORE_COLUMNS, TARGET_COLUMNS, SurveyTables, exclude_flagged, read_table, substantive_view,
 )
 
 FORMATS = {"goqa": goqa.load, "vsm2013": vsm2013.load, "wvs_stance": wvs_stance.load, "generic": generic.load}
@@ -34,11 +37,11 @@ PATH_KEYS = {
     "generic": ["items", "targets"],
 }
 
-__all__ = ["load", "substantive_view", "read_table", "SurveyTables", "FORMATS", "PATH_KEYS",
+__all__ = ["load", "substantive_view", "exclude_flagged", "read_table", "SurveyTables", "FORMATS", "PATH_KEYS",
            "ITEM_COLUMNS", "TARGET_COLUMNS", "SCORE_COLUMNS"]
 
 
-def load(fmt: str, study: str, paths: dict[str, str]) -> SurveyTables:
+def load(fmt: str, study: str, paths: dict[str, str], *, strict_countries: bool = False) -> SurveyTables:
     """Import one study's survey files in format ``fmt`` (see the table above for ``paths``)."""
     if fmt not in FORMATS:
         raise InputError("<config>", "format", f"one of {sorted(FORMATS)}", fmt)
@@ -46,4 +49,7 @@ def load(fmt: str, study: str, paths: dict[str, str]) -> SurveyTables:
         raise InputError("<config>", "study", "a non-empty study name", study)
     if not isinstance(paths, dict):
         raise InputError("<config>", "paths", f"a mapping with keys {PATH_KEYS[fmt]}", paths)
-    return FORMATS[fmt](study, {k: str(v) for k, v in paths.items() if v is not None})
+    if not isinstance(strict_countries, bool):
+        raise InputError("<config>", "strict_countries", "true or false", strict_countries)
+    return FORMATS[fmt](study, {k: str(v) for k, v in paths.items() if v is not None},
+                        strict_countries=strict_countries)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ import pandas as pd
 
 from culturelens import countries
 from culturelens.errors import InputError
+
+log = logging.getLogger(__name__)
 
 ITEM_COLUMNS = ["study", "item_id", "lang", "translation", "question", "options",
                 "non_substantive", "scale", "source", "topic"]
@@ -90,30 +93,60 @@ def require_path(paths: dict, key: str, fmt: str, *, must_exist: bool = True) ->
 
 
 # --------------------------------------------------------------------------------------------
-# Non-substantive options. One readable list of patterns, matched case-insensitively against the
-# label with whitespace collapsed and curly apostrophes straightened.
+# Non-substantive options.
+#
+# THE RULE: an option is non-substantive when it records NO OPINION: don't know, refused, no
+# answer, missing, not applicable, not asked, never heard of (the object), can't choose / can't
+# say, no opinion, not sure. Nothing else is.
+#
+# How an answer was obtained does not make it non-substantive. Pew marks answers the interviewer
+# did not read out as "(VOL)" / "(Vol.)" (volunteered), "(DO NOT READ)"; WVS writes
+# "(spontaneous)". Such a volunteered answer that takes a position — "Neither (VOL)", "Both (VOL)",
+# "Both equally (VOL)", "Depends on the situation (VOL)", "Equal threats (VOL)", "No change (VOL)",
+# "Other (VOL)", "None of these (VOL)", "Other (DO NOT READ)", "It is against democracy
+# (spontaneous)", "Climate change does not exist (Vol.)", "News organizations should not do this
+# (VOL)" — is SUBSTANTIVE. A volunteered non-answer ("Don't know (VOL)", "Refused (VOL)",
+# "DK/Refused (DO NOT READ)") is non-substantive because of its words, not its marker: the marker
+# is stripped (:func:`strip_volunteered`) and the rest is matched against the patterns below,
+# case-insensitively, whitespace collapsed, curly apostrophes straightened.
 # --------------------------------------------------------------------------------------------
 NON_SUBSTANTIVE_PATTERNS = [
-    r"^(don'?t|do not) know\b",            # Don't know, Don't know/Refused
+    # Don't know, Don't know/Refused, Don't know/ Unsure, Don't know enough to say
+    # (not "I do not know examples concerned": that is an answer)
+    r"^(i )?(don'?t|do not) know($|\s*[/;,(-]|\s+enough\b)",
     r"^dk\b",                              # DK, DK/Refused, DK/NA
     r"^no answer\b",                       # No answer, No answer/refused
-    r"\brefused\b",                        # Refused
+    r"\brefused\b",                        # Refused, DK/Refused, No answer/refused
     r"^(other )?missing\b",                # Missing; Not available / Other missing; Multiple answers ...
-    r"\((vol\.?|volunteered|do not read|don'?t read|spontaneous)\)",  # ... (VOL), (Vol.), (DO NOT READ)
     r"^not applicable\b", r"^n/?a$",       # Not applicable, NA, N/A
     r"^never heard of\b",                  # favourability items: no opinion possible
-    r"^no opinion\b", r"^not sure$", r"^can'?t (say|choose)\b", r"^not asked\b",
+    r"^(haven'?t|have not) heard (enough|of)\b",  # "Haven't heard enough to say"
+    r"^no opinion\b", r"^(not sure|unsure)$", r"^(can'?t|cannot) (say|choose)\b", r"^not asked\b",
 ]
+#: Markers of a volunteered / not-read-out answer; they say how an answer was given, not whether
+#: it is one. Stripped before matching (and before ladder matching in the GOQA importer).
+VOLUNTEERED_PATTERN = r"\(\s*(vol\.?|volunteered|do not read|don'?t read|spontaneous)\s*\)"
 #: Labels that are not answers at all (table furniture that slipped into the option list).
 JUNK_PATTERNS = [r"^total\b.*\bn\s*=", r"^total$", r"^n\s*=", r"^base\s*[:=]"]
 
 _NS_RE = [re.compile(p, re.IGNORECASE) for p in NON_SUBSTANTIVE_PATTERNS]
+_VOL_RE = re.compile(VOLUNTEERED_PATTERN, re.IGNORECASE)
 _JUNK_RE = [re.compile(p, re.IGNORECASE) for p in JUNK_PATTERNS]
 
 
 def norm_label(label: str) -> str:
     """Lower-case, whitespace-collapsed, straight-apostrophe form of a label (for matching only)."""
     return " ".join(str(label).replace("\u2019", "'").replace("\u2018", "'").split()).lower()
+
+
+def strip_volunteered(label: str) -> str:
+    """:func:`norm_label` without the volunteered markers: ``"Neither (VOL)"`` → ``"neither"``."""
+    return " ".join(_VOL_RE.sub(" ", norm_label(label)).split())
+
+
+def is_volunteered(label: str) -> bool:
+    """True when the label carries a volunteered marker ("(VOL)", "(DO NOT READ)", "(spontaneous)")."""
+    return bool(_VOL_RE.search(norm_label(label)))
 
 
 def is_junk(label: str) -> bool:
@@ -123,8 +156,9 @@ def is_junk(label: str) -> bool:
 
 
 def is_non_substantive(label: str) -> bool:
-    """True for "Don't know", "Refused", "(VOL)" … and for junk labels such as ``Total N=``."""
-    text = norm_label(label)
+    """True when the option records no opinion (see THE RULE above) and for junk labels such as
+    ``Total N=``. Volunteered answers that take a position ("Neither (VOL)") are substantive."""
+    text = strip_volunteered(label)
     return is_junk(label) or any(r.search(text) for r in _NS_RE)
 
 
@@ -183,24 +217,53 @@ class DistributionCounter:
 
 
 class CountryMapper:
-    """Maps a survey's country names via :func:`countries.to_code` and counts what was left out."""
+    """Maps a survey's country names via :func:`countries.lookup` and counts what was left out.
 
-    def __init__(self, file) -> None:
+    A name that neither the country table nor the rules of :mod:`culturelens.countries` know is, by
+    default, left out (its rows are not imported), listed in :meth:`notes` and logged once as a
+    warning. With ``strict=True`` the importer calls :meth:`check_strict` after reading the file,
+    which raises InputError naming the file, the field and every unknown name.
+    """
+
+    def __init__(self, file, *, strict: bool = False, field: str = "country") -> None:
         self.file = file
+        self.strict = strict
+        self.field = field
         self.non_national: dict[str, int] = {}
         self.excluded: dict[str, int] = {}
+        self.unknown: dict[str, int] = {}
 
     def national(self, survey_name: str) -> str | None:
-        """The code for a national sample, else None (non-national / excluded, counted)."""
-        code, sample = countries.to_code(survey_name, file=self.file)
+        """The code for a national sample, else None (non-national / excluded / unknown, counted)."""
+        if not isinstance(survey_name, str) or not survey_name.strip():
+            raise InputError(self.file, self.field, "a non-empty country name or ISO code", survey_name)
+        found = countries.lookup(survey_name)
+        if found is None:
+            if survey_name not in self.unknown:
+                log.warning("%s: unknown country name %r (not in %s): its rows are left out%s", self.file,
+                            survey_name, countries.TABLE_PATH.name,
+                            "" if self.strict else " (set strict_countries: true to make this an error)")
+            self.unknown[survey_name] = self.unknown.get(survey_name, 0) + 1
+            return None
+        code, sample = found
         if sample == "national":
             return code
         bucket = self.non_national if sample == "non-national" else self.excluded
         bucket[survey_name] = bucket.get(survey_name, 0) + 1
         return None
 
+    def check_strict(self) -> None:
+        """With ``strict``: InputError naming the file, the field and all unknown names."""
+        if self.strict and self.unknown:
+            raise InputError(self.file, self.field, f"known country names (strict_countries): "
+                             f"{countries.UNKNOWN_EXPECTED}", sorted(self.unknown))
+
     def notes(self) -> list[str]:
         out = []
+        if self.unknown:
+            out.append(f"left out {sum(self.unknown.values())} samples with unknown country names "
+                       f"(not in resources/countries/{countries.TABLE_PATH.name}; add a row to use them): "
+                       + ", ".join(repr(n) for n in sorted(self.unknown)))
         if self.non_national:
             out.append(f"left out {sum(self.non_national.values())} non-national samples "
                        f"({len(self.non_national)} survey names, e.g. {sorted(self.non_national)[0]!r})")
@@ -221,6 +284,33 @@ def parse_json_list(text, file, field_name: str) -> list:
     if not isinstance(value, list):
         raise InputError(file, field_name, "a JSON list", text)
     return value
+
+
+# --------------------------------------------------------------------------------------------
+# Flagged items
+# --------------------------------------------------------------------------------------------
+#: Optional boolean item columns that flag an item as unusable for the analysis (set by importers).
+FLAG_COLUMNS = {"options_mismatch": "its option list holds statements of other questions"}
+
+
+def exclude_flagged(items: pd.DataFrame, targets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Items and targets without the items an importer flagged (:data:`FLAG_COLUMNS`), the flag
+    columns removed, and one note per flag listing the items left out (item_id and question start).
+    Pure: the inputs are not modified."""
+    notes: list[str] = []
+    drop = pd.Series(False, index=items.index)
+    for col, why in FLAG_COLUMNS.items():
+        if col not in items.columns:
+            continue
+        flagged = items[col].fillna(False).astype(bool)
+        if flagged.any():
+            listed = items[flagged].drop_duplicates("item_id")
+            notes.append(f"left {len(listed)} items out of the analysis ({col}: {why}): "
+                         + "; ".join(f"{r.item_id} {r.question[:50]!r}" for r in listed.itertuples(index=False)))
+        drop |= flagged
+    ids = set(items.loc[drop, "item_id"])
+    kept = items[~drop].drop(columns=[c for c in FLAG_COLUMNS if c in items.columns]).reset_index(drop=True)
+    return kept, targets[~targets["item_id"].isin(ids)].reset_index(drop=True), notes
 
 
 # --------------------------------------------------------------------------------------------

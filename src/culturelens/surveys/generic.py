@@ -17,7 +17,7 @@ topic              yes       free text, may be empty
 lang               no        ISO 639-1 of question/options (default ``en``)
 translation        no        ``original`` (default), ``machine`` or ``human``
 non_substantive    no        JSON list of booleans, one per option; empty/missing: detected
-                             from the labels ("Don't know", "Refused", "(VOL)" …)
+                             from the labels (no-opinion answers: "Don't know", "Refused" …; see surveys.common)
 =================  ========  ==============================================================
 
 Every language row of one item must have the same number of options (same order) and the same
@@ -141,8 +141,9 @@ def _items(path: Path, study: str, report: list[str]) -> tuple[list[dict], dict[
     return rows, first_options
 
 
-def load(study: str, paths: dict) -> SurveyTables:
-    """Import a user survey in the documented items/targets format."""
+def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTables:
+    """Import a user survey in the documented items/targets format (``strict_countries``: unknown
+    country names are an InputError instead of being left out and reported)."""
     items_path = require_path(paths, "items", "generic")
     targets_path = require_path(paths, "targets", "generic")
     report: list[str] = []
@@ -152,7 +153,7 @@ def load(study: str, paths: dict) -> SurveyTables:
     missing = [c for c in TARGET_REQUIRED if c not in raw.columns]
     if missing:
         raise InputError(targets_path, "columns", f"columns {TARGET_REQUIRED} (+ optional n)", list(raw.columns))
-    mapper = CountryMapper(targets_path)
+    mapper = CountryMapper(targets_path, strict=strict_countries)
     dist = DistributionCounter()
     # (item_id, code) -> {"name": survey_name, "shares": [...], "n": float}
     cells: dict[tuple[str, str], dict] = {}
@@ -206,6 +207,7 @@ def load(study: str, paths: dict) -> SurveyTables:
                 raise InputError(targets_path, f"n ({where})", f"the same n on every row of {item_id}/{survey_name}", n)
             cell["n"] = n
 
+    mapper.check_strict()
     rows = []
     for (item_id, code), cell in cells.items():
         clean = dist.clean(cell["shares"])

@@ -9,34 +9,49 @@ Quirks handled (see ../shared/data/README.md):
 * ``options`` is a Python list repr; numeric options become strings (``1.0`` → ``"1"``).
 * Ordinal scales are recognised by the ladder lexicon below (and numeric 0–10 style scales); their
   options and shares are put into scale order (non-substantive options last), ``scale=ordinal``.
-  Anything not recognised is ``nominal`` in the survey's order.
+  An item is ordinal only if EVERY substantive option is on the scale: a substantive volunteered
+  option off the ladder ("Neither (VOL)", "Other (VOL)") makes it ``nominal``. Anything not
+  recognised is ``nominal`` in the survey's order.
 * Distributions summing to 0 are dropped, summing to more than 1 renormalised (both reported);
   a number of shares different from the number of options is an InputError naming the row.
-* Non-substantive options ("Don't know", "DK/Refused", "(VOL)", "Missing; …") are flagged;
+* Non-substantive options (no opinion: "Don't know", "DK/Refused", "Missing; …"; NOT volunteered
+  answers that take a position such as "Neither (VOL)", see :mod:`culturelens.surveys.common`) are flagged;
   junk options that are no answers (``Total N=``) are removed (shares renormalised) and reported.
-* Countries go through :func:`culturelens.countries.to_code`; non-national and excluded samples
-  are left out of ``targets`` and counted. Two spellings of one code on one item (``Britain`` and
+* Items whose option list holds statements of other questions are flagged (column
+  ``options_mismatch``; the rule is at :data:`STOPWORDS` below) and left out of the analysis view.
+* Countries go through :func:`culturelens.countries.lookup`; non-national and excluded samples
+  are left out of ``targets`` and counted; unknown names are left out and reported (an InputError
+  with ``strict_countries``); an "(Old national sample)" gives way to the current national sample
+  of the same country on the same item. Two spellings of one code on one item (``Britain`` and
   ``Great Britain``): the first is kept, the clash reported.
-* A question text that occurs twice: same options → its countries are merged (first wins per
-  country); different options → the later row is dropped. Both reported.
+* A question text that occurs more than once: with the same option list its rows are one item and
+  their countries are merged (first wins per country); with a different option list each option
+  list is its own item (Pew asked the same wording with other answer categories). Both reported.
 
-``item_id`` = ``goqa-`` + first 12 hex of sha1 of the question text; ``lang`` ``en``,
-``translation`` ``original``, ``n`` NaN (GOQA gives no sample sizes), ``topic`` empty.
+``item_id`` = ``goqa-`` + first 12 hex of sha1 of ``json.dumps([question, options],
+ensure_ascii=False)``: the stripped question text and the option labels as parsed (numbers as
+``"1"``), in the file's order, before any reordering or junk removal. The id is a function of the
+row alone, so one row has the same id in the shipped sample, the full file and any subset of it
+(an id that hashed only the question, with options added for "later" variants, would depend on
+which rows a file holds and in which order). ``lang`` ``en``, ``translation`` ``original``, ``n``
+NaN (GOQA gives no sample sizes), ``topic`` empty.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import math
 import re
 from collections import Counter
 
 import pandas as pd
 
+from culturelens import countries
 from culturelens.errors import InputError
 from culturelens.surveys.common import (
-    CountryMapper, DistributionCounter, SurveyTables, check_share, is_junk, is_non_substantive,
-    items_frame, norm_label, require_path, scores_frame, stable_id, targets_frame,
+    CountryMapper, DistributionCounter, SurveyTables, check_share, is_junk, is_non_substantive, is_volunteered,
+    items_frame, norm_label, require_path, scores_frame, stable_id, strip_volunteered, targets_frame,
 )
 
 REQUIRED_COLUMNS = ["question", "selections", "options", "source"]
@@ -46,7 +61,11 @@ REQUIRED_COLUMNS = ["question", "selections", "options", "source"]
 # Each ladder is a list of tiers from one end of the scale to the other; a tier lists the
 # spellings (normalised: lower case, single spaces, straight apostrophes) that share that rank.
 # An item is ordinal under a ladder when ALL its substantive options (at least 3) are in the
-# ladder and fall on distinct tiers. Two-option items stay nominal: with two options any order
+# ladder and fall on distinct tiers. Volunteered markers are ignored when matching ("No influence
+# (DO NOT READ)" is the middle tier of "influence"), but a substantive volunteered option that is
+# on no ladder ("Neither (VOL)", "Both (VOL)", "Depends on the situation (VOL)") makes the item
+# NOMINAL: metrics need one order over all substantive options, and such an answer has no place on
+# the scale (it is neither put at an end nor dropped). Two-option items stay nominal: with two options any order
 # is a scale and EMD equals total variation, so "ordinal" would add nothing.
 # Besides the ladders: the intensity pattern (very / somewhat / not too / not at all + the same
 # word) and numeric scales (2..9 with labelled end points), see _intensity_ranks/_numeric_ranks.
@@ -149,7 +168,7 @@ _NUMBER = re.compile(r"^(\d{1,3})(?:\s+\S.*)?$")  # "7", "1 There is no corrupti
 
 def _ladder_ranks(labels: list[str]) -> list[int] | None:
     """Ranks of the labels in the first ladder that holds all of them on distinct tiers."""
-    keys = [norm_label(x) for x in labels]
+    keys = [strip_volunteered(x) for x in labels]
     for tiers in LADDERS.values():
         where = {spelling: t for t, spellings in enumerate(tiers) for spelling in spellings}
         ranks = [where.get(k) for k in keys]
@@ -161,7 +180,7 @@ def _ladder_ranks(labels: list[str]) -> list[int] | None:
 def _intensity_ranks(labels: list[str]) -> list[int] | None:
     ranks, stems = [], set()
     for label in labels:
-        text = norm_label(label)
+        text = strip_volunteered(label)
         for rank, rx in _INTENSITY:
             m = rx.match(text)
             if m:
@@ -175,7 +194,10 @@ def _intensity_ranks(labels: list[str]) -> list[int] | None:
 
 def _numeric_ranks(labels: list[str]) -> list[int] | None:
     """Numeric scales: at least 3 numbered options, at most the first and last listed unnumbered
-    (labelled end points: the first listed is the low end, the last the high end)."""
+    (labelled end points: the first listed is the low end, the last the high end). A volunteered
+    option ("Neither (VOL)") is never taken for an end point: the scale is then not recognised."""
+    if any(is_volunteered(x) for x in labels):
+        return None
     numbers = [(_NUMBER.match(norm_label(x)) or None) for x in labels]
     values = [int(m.group(1)) if m else None for m in numbers]
     known = [v for v in values if v is not None]
@@ -213,6 +235,63 @@ def scale_order(options: list[str], non_substantive: list[bool]) -> tuple[list[i
                       for i in range(len(ranks)) for j in range(i + 1, len(ranks)))
     ordered = sorted(zip(ranks, subst), reverse=concordance < 0)
     return [i for _, i in ordered] + rest, "ordinal"
+
+
+# --------------------------------------------------------------------------------------------
+# OPTIONS OF ANOTHER QUESTION. Some GOQA rows carry, besides (or instead of) their own options,
+# the options of unrelated Pew questions, and their answer shares sit on those (the sample has an
+# air-pollution item answered on coronavirus-cooperation options). THE RULE (file-wide):
+#
+#   An option of item i is FOREIGN when (a) it is a statement: at least 4 content words (words of
+#   3+ letters outside STOPWORDS, compared by their first 5 letters, volunteered markers ignored);
+#   (b) it shares no content word with i's question; and (c) the same option label also belongs to
+#   an item with a different question text. An item is flagged when it has a foreign option AND a
+#   substantive option that is not foreign (its option list is a union of its own options and
+#   another question's).
+#
+# (a) keeps short answers ("Yes", "Very good", "China") out: they recur legitimately. (b) ties an
+# option to the question that asks it. (c) means the statement was written for another question.
+# The last condition keeps an item whose every option is a recurring statement under a generic
+# wording ("Which statement comes closer to your view?" asked twice with the same statements) from
+# being flagged. On the shipped sample it flags exactly the five items carrying the coronavirus /
+# "problems solved by working with other countries" / "major international issues" statements.
+# Flagged items stay in raw_items with ``options_mismatch = True``; the analysis view leaves them
+# out (:func:`culturelens.surveys.common.exclude_flagged`), listed in the import notes.
+# --------------------------------------------------------------------------------------------
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below between
+both but by can could did do does doing during each even every few for from further had has have having he her
+here hers him his how i if in into is it its itself just me mean means more most my neither no nor not now of off
+on once only or other others our ours out over own same she should so some such than that the their theirs them
+then there these they this those through to too under until up very was we were what when where which while who
+whom why will with would you your yours yes one ones thing things way lot much many country countries survey
+nation people statement statements view views closer comes think say said
+""".split())
+_WORD = re.compile(r"[a-z]+")
+
+
+def content_words(text: str) -> set[str]:
+    """First 5 letters of the words of 3+ letters of ``text`` that are not STOPWORDS."""
+    words = _WORD.findall(strip_volunteered(text).replace("'", ""))
+    return {w[:5] for w in words if len(w) >= 3 and w not in STOPWORDS}
+
+
+def foreign_options(items: list[tuple[str, list[str], list[bool]]]) -> list[list[int]]:
+    """Per item ``(question, options, non_substantive)``: indices of its FOREIGN options (rule above),
+    empty unless the item is flagged (it also has a substantive option of its own)."""
+    questions_of: dict[str, set[str]] = {}
+    for question, options, _ in items:
+        for label in options:
+            questions_of.setdefault(strip_volunteered(label), set()).add(norm_label(question))
+    out = []
+    for question, options, flags in items:
+        q_words = content_words(question)
+        foreign = [k for k, label in enumerate(options)
+                   if not flags[k] and len(words := content_words(label)) >= 4 and not words & q_words
+                   and len(questions_of[strip_volunteered(label)]) > 1]
+        own = [k for k, f in enumerate(flags) if not f and k not in foreign]
+        out.append(foreign if foreign and own else [])
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,8 +337,17 @@ def parse_selections(text: str, file, where: str) -> dict[str, list]:
     return {k: list(v) for k, v in value.items()}
 
 
-def load(study: str, paths: dict) -> SurveyTables:
-    """Import a GlobalOpinionQA CSV (``paths['csv']``) into items / targets / (empty) scores."""
+def item_id_of(question: str, options: list[str]) -> str:
+    """``goqa-`` + first 12 hex of sha1 of ``json.dumps([question, options], ensure_ascii=False)``
+    (the stripped question text and the option labels as parsed, in file order)."""
+    return stable_id("goqa-", json.dumps([question, list(options)], ensure_ascii=False))
+
+
+def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTables:
+    """Import a GlobalOpinionQA CSV (``paths['csv']``) into items / targets / (empty) scores.
+
+    ``strict_countries``: a survey name the country table and rules do not know is an InputError
+    (default: its rows are left out, listed in the report and logged once as a warning)."""
     path = require_path(paths, "csv", "goqa")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
@@ -270,13 +358,16 @@ def load(study: str, paths: dict) -> SurveyTables:
         raise InputError(path, "columns", f"columns {REQUIRED_COLUMNS}", list(raw.columns))
 
     report: list[str] = []
-    mapper = CountryMapper(path)
+    mapper = CountryMapper(path, strict=strict_countries)
     dist = DistributionCounter()
     items: dict[str, dict] = {}          # item_id -> item row
     shares_by_item: dict[str, dict[str, tuple[str, list[float]]]] = {}  # item_id -> code -> (name, shares)
     sources: Counter = Counter()
     clashes: list[str] = []
-    dup_merged = dup_dropped = reordered = junk = 0
+    superseded: list[str] = []  # current national sample preferred over an old one (same item, country)
+    old_used = 0
+    variants: dict[str, set[str]] = {}  # question -> item ids (one per option list)
+    dup_merged = reordered = junk = 0
 
     for pos, row in enumerate(raw.itertuples(index=False), start=1):
         question = row.question.strip()
@@ -290,11 +381,9 @@ def load(study: str, paths: dict) -> SurveyTables:
         flags = [is_non_substantive(o) for o in options]
         junk_here = sum(is_junk(o) for o in options)
 
-        item_id = stable_id("goqa-", question)
-        if item_id in items:
-            if items[item_id]["raw_options"] != options:
-                dup_dropped += 1
-                continue
+        item_id = item_id_of(question, options)
+        variants.setdefault(question, set()).add(item_id)
+        if item_id in items:  # same question, same options: one item, countries merged (first wins)
             dup_merged += 1
             order = items[item_id]["order"]
         else:
@@ -320,14 +409,24 @@ def load(study: str, paths: dict) -> SurveyTables:
             if code is None:
                 continue
             seen = shares_by_item[item_id]
+            rank = countries.precedence(survey_name)  # 1: an "(Old national sample)"
             if code in seen:
-                clashes.append(f"{item_id}: {survey_name!r} and {seen[code][0]!r} → {code}")
-                continue
-            seen[code] = (survey_name, [shares[i] for i in order])
+                kept_name, _, kept_rank = seen[code]
+                if rank == kept_rank:
+                    clashes.append(f"{item_id}: {survey_name!r} and {kept_name!r} → {code}")
+                    continue
+                current, old = (survey_name, kept_name) if rank < kept_rank else (kept_name, survey_name)
+                superseded.append(f"{item_id}: {current!r} over {old!r}")
+                if rank > kept_rank:
+                    continue
+            seen[code] = (survey_name, [shares[i] for i in order], rank)
+
+    mapper.check_strict()
 
     target_rows = []
     for item_id, by_code in shares_by_item.items():
-        for code, (survey_name, shares) in by_code.items():
+        for code, (survey_name, shares, rank) in by_code.items():
+            old_used += rank > 0
             clean = dist.clean(shares)
             if clean is None:
                 continue
@@ -337,8 +436,12 @@ def load(study: str, paths: dict) -> SurveyTables:
                 for k, s in enumerate(clean)
             )
 
-    item_rows = [{k: v for k, v in it.items() if k not in ("raw_options", "order")} for it in items.values()]
+    item_list = list(items.values())
+    foreign = foreign_options([(it["question"], it["options"], it["non_substantive"]) for it in item_list])
+    item_rows = [{k: v for k, v in it.items() if k not in ("raw_options", "order")} for it in item_list]
     items_df = items_frame(item_rows)
+    items_df["options_mismatch"] = [bool(f) for f in foreign]
+    mismatched = [(it["item_id"], it["question"], len(f)) for it, f in zip(item_list, foreign) if f]
     targets_df = targets_frame(target_rows)
     n_ord = int((items_df["scale"] == "ordinal").sum())
     report.append(f"{len(items_df)} items ({n_ord} ordinal, {len(items_df) - n_ord} nominal), "
@@ -356,10 +459,22 @@ def load(study: str, paths: dict) -> SurveyTables:
     if clashes:
         report.append(f"kept the first of two survey names mapping to one country on {len(clashes)} "
                       f"(item, country) pairs: " + "; ".join(clashes[:5]) + ("; …" if len(clashes) > 5 else ""))
+    if superseded:
+        report.append(f"preferred the current over the old national sample on {len(superseded)} (item, country) "
+                      f"pairs: " + "; ".join(superseded[:3]) + ("; …" if len(superseded) > 3 else ""))
+    if old_used:
+        report.append(f"used an old national sample on {old_used} (item, country) pairs where no current "
+                      "national sample answered")
     if dup_merged:
         report.append(f"merged {dup_merged} repeated questions with identical options (first wins per country)")
-    if dup_dropped:
-        report.append(f"dropped {dup_dropped} repeated questions whose options differ from the first occurrence")
+    split = {q: ids for q, ids in variants.items() if len(ids) > 1}
+    if split:
+        report.append(f"kept {len(split)} questions asked with different option lists as separate items "
+                      f"({sum(len(ids) for ids in split.values())} items; the item_id hashes question and options)")
+    if mismatched:
+        report.append(f"flagged {len(mismatched)} items whose option list also holds statements of other "
+                      "questions (options_mismatch; kept in raw_items, left out of the analysis view): "
+                      + "; ".join(f"{i} {q[:60]!r} ({n} foreign option{'s' if n > 1 else ''})" for i, q, n in mismatched))
     items_without = len(items_df) - (targets_df["item_id"].nunique() if len(targets_df) else 0)
     if items_without:
         report.append(f"{items_without} items have no national target distribution")

@@ -35,10 +35,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from culturelens import countries
 from culturelens.errors import InputError
 from culturelens.surveys.common import (
-    SurveyTables, items_frame, require_path, scores_frame, targets_frame,
+    CountryMapper, SurveyTables, items_frame, require_path, scores_frame, targets_frame,
 )
 
 ITEM_IDS = [f"{i:02d}" for i in range(1, 25)]
@@ -155,7 +154,7 @@ def load_translation(path: Path) -> tuple[str, str, dict[str, dict]]:
     return lang, prov["method"], out
 
 
-def _read_scores(path: Path, study: str, report: list[str]) -> pd.DataFrame:
+def _read_scores(path: Path, study: str, report: list[str], strict: bool = False) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -165,12 +164,14 @@ def _read_scores(path: Path, study: str, report: list[str]) -> pd.DataFrame:
     if missing:
         raise InputError(path, "columns", f"columns {needed}", list(raw.columns))
     rows, left_out, missing_scores = [], [], 0
+    mapper = CountryMapper(path, strict=strict)
     seen: dict[str, str] = {}
     for line, rec in enumerate(raw.itertuples(index=False), start=2):
         survey_name = rec.country.strip()
-        code, sample = countries.to_code(survey_name, file=path)
-        if sample != "national":
-            left_out.append(survey_name)
+        code = mapper.national(survey_name)
+        if code is None:
+            if survey_name not in mapper.unknown:
+                left_out.append(survey_name)
             continue
         if code in seen:
             raise InputError(path, f"country (line {line})", f"one row per country ({code} also on {seen[code]!r})",
@@ -188,13 +189,18 @@ def _read_scores(path: Path, study: str, report: list[str]) -> pd.DataFrame:
             rows.append({"study": study, "country": code, "dimension": dim, "score": score})
     report.append(f"Hofstede scores: {len(seen)} countries, {len(rows)} (country, dimension) scores; "
                   f"{missing_scores} missing (#NULL!) omitted")
+    mapper.check_strict()
+    report.extend(line for line in mapper.notes() if "unknown" in line)
     if left_out:
         report.append(f"left out {len(left_out)} Hofstede rows that are regions or sub-national: {', '.join(left_out)}")
     return scores_frame(rows)
 
 
-def load(study: str, paths: dict) -> SurveyTables:
-    """Import VSM 2013 items (+ translations) and Hofstede's 6-D scores."""
+def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTables:
+    """Import VSM 2013 items (+ translations) and Hofstede's 6-D scores.
+
+    ``strict_countries``: an unknown country name in the Hofstede file is an InputError (default:
+    the row is left out and reported)."""
     csv = require_path(paths, "items_csv", "vsm2013")
     hofstede = require_path(paths, "hofstede", "vsm2013")
     report: list[str] = []
@@ -218,5 +224,5 @@ def load(study: str, paths: dict) -> SurveyTables:
                     for it in base)
     report.append(f"{len(base)} items; languages: en" + "".join(f", {lang}" for lang in sorted(langs))
                   + ("" if files else " (no translations found)"))
-    scores = _read_scores(hofstede, study, report)
+    scores = _read_scores(hofstede, study, report, strict_countries)
     return SurveyTables(items_frame(rows), targets_frame([]), scores, report)

@@ -55,8 +55,9 @@ def _read_stances(path: Path) -> dict[str, tuple[str, str]]:
     return out
 
 
-def load(study: str, paths: dict) -> SurveyTables:
-    """Import the stance items and the per-country pro shares."""
+def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTables:
+    """Import the stance items and the per-country pro shares (``strict_countries``: unknown country
+    codes are an InputError instead of being left out and reported)."""
     stances_path = require_path(paths, "stances", "wvs_stance")
     targets_path = require_path(paths, "targets", "wvs_stance")
     stances = _read_stances(stances_path)
@@ -70,7 +71,7 @@ def load(study: str, paths: dict) -> SurveyTables:
         raise InputError(targets_path, "columns", f"columns {needed}", list(raw.columns))
 
     report: list[str] = []
-    mapper = CountryMapper(targets_path)
+    mapper = CountryMapper(targets_path, field="cntry_an", strict=strict_countries)
     seen: dict[tuple[str, str], str] = {}
     rows, ignored, clashes = [], set(), []
     for line, rec in enumerate(raw.itertuples(index=False), start=2):
@@ -96,6 +97,7 @@ def load(study: str, paths: dict) -> SurveyTables:
             rows.append({"study": study, "item_id": item_id, "country": code, "option_index": k,
                          "share": share, "n": math.nan, "survey_name": survey_name})
 
+    mapper.check_strict()
     items = [{"study": study, "item_id": item_id, "lang": "en", "translation": "original",
               "question": pro, "options": list(OPTIONS), "non_substantive": [False, False],
               "scale": "nominal", "source": "WVS/EVS", "topic": TOPICS.get(item_id[:1], "")}
