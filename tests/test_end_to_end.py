@@ -160,3 +160,22 @@ def test_api_model_through_the_whole_workflow(tmp_path):
         # a rerun of the inference job asks nothing again
         snakemake(tmp_path, *args, "--forcerun", "query_model", config=config)
         assert server.count() == distinct + 3
+
+
+def test_reference_answers_do_not_depend_on_the_slice(run):
+    """A one-country slice re-asks nothing (every reference answer is already in the store) and
+    gives that country the full run's alignment, us-centric included (it used to abstain whenever
+    the slice left the US out). Runs last: it rewrites the wvs_stance results of the shared run."""
+    before = pd.read_parquet(run / "results/wvs_stance/alignment.parquet")
+    snakemake(run, "--forcerun", "query_model", config=["studies=[wvs_stance]", "countries=[NL]"])
+    for model in ("uniform", "oracle", "pooled", "us-centric"):
+        assert "sent 0 (" in (run / f"logs/query_model/{model}.log").read_text(), model
+    after = pd.read_parquet(run / "results/wvs_stance/alignment.parquet")
+    cols = ["model", "item_id", "country", "condition", "prompt_lang", "js_sim", "js_sim_of_mean"]
+    persona = ["cross_national", "linguistic"]  # default prompting is compared with the slice's countries only
+    nl_before = before[(before.country == "NL") & before.condition.isin(persona)][cols]
+    nl_after = after[after.condition.isin(persona)][cols]
+    assert set(after.country) == {"NL"} and "us-centric" in set(nl_after.model)
+    key = cols[:5]
+    pd.testing.assert_frame_equal(nl_before.sort_values(key).reset_index(drop=True),
+                                  nl_after.sort_values(key).reset_index(drop=True))

@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-if str(SRC) not in sys.path:
-    sys.path.insert(0, str(SRC))
+# first on the path, always: the workflow's own library, not an installed copy of another checkout
+if str(SRC) in sys.path:
+    sys.path.remove(str(SRC))
+sys.path.insert(0, str(SRC))
 
 from culturelens.errors import InputError  # noqa: E402
 
