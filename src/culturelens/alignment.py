@@ -13,12 +13,13 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from . import countries, metrics
+from . import metrics
+from .prompts import language_mode
 
 CELL = ["model", "item_id", "country", "condition", "prompt_lang"]
 VARIANT = ["paraphrase", "option_order"]
-COLUMNS = CELL + ["study", "item_lang", "is_baseline", "native", "scale", "n_options", "n_variants",
-                  "js_sim", "emd_sim", "tv", "top1", "js_sim_min", "js_sim_max", "spread_jsd",
+COLUMNS = CELL + ["study", "item_lang", "is_baseline", "native", "language_mode", "scale", "n_options",
+                  "n_variants", "js_sim", "emd_sim", "tv", "top1", "js_sim_min", "js_sim_max", "spread_jsd",
                   "model_dist", "survey_dist"]
 
 
@@ -62,7 +63,7 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
         by_item.setdefault(item, []).append(country)
     scale = items.drop_duplicates("item_id").set_index("item_id")["scale"].to_dict()
     variants = expand_default(variant_vectors(dist), by_item)
-    native_cache: dict[tuple[str, str], bool] = {}
+    mode_cache: dict[tuple[str, str, str], str] = {}
     rows = []
     for key, grp in variants.groupby(CELL, sort=False):
         cell = dict(zip(CELL, key))
@@ -73,12 +74,14 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
         p = np.mean(vecs, axis=0)
         ordinal = scale.get(cell["item_id"]) == "ordinal"
         per_variant = [metrics.js_similarity(v, q) for v in vecs]
-        nk = (cell["country"], cell["prompt_lang"])
-        if nk not in native_cache:
-            native_cache[nk] = countries.native_language(cell["country"], [cell["prompt_lang"]]) is not None
+        # native: template and item text in a main language of the country (prompts.language_mode)
+        mk = (cell["country"], cell["prompt_lang"], grp["item_lang"].iloc[0])
+        if mk not in mode_cache:
+            mode_cache[mk] = language_mode(*mk)
         rows.append({
             **cell, "study": grp["study"].iloc[0], "item_lang": grp["item_lang"].iloc[0],
-            "is_baseline": cell["model"] in baselines, "native": native_cache[nk],
+            "is_baseline": cell["model"] in baselines, "native": mode_cache[mk] == "native",
+            "language_mode": mode_cache[mk],
             "scale": scale.get(cell["item_id"]), "n_options": len(q), "n_variants": len(vecs),
             **metrics.alignment_scores(p, q, ordinal=ordinal),
             "js_sim_min": min(per_variant), "js_sim_max": max(per_variant),
