@@ -260,8 +260,8 @@ def _language_notes(table: pd.DataFrame, by_item: Mapping[str, Mapping], with_pl
     notes = []
     if table.empty:
         return notes
-    rendered = sorted(table["item_id"].unique())
-    for lang in sorted(table["prompt_lang"].unique()):
+    for lang, grp in table.groupby("prompt_lang"):
+        rendered = sorted(grp["item_id"].unique())  # the items rendered in this prompt language
         missing = [i for i in rendered if lang not in by_item[i]]
         if missing:
             notes.append(f"prompt language {lang}: {len(missing)} of {len(rendered)} items "
