@@ -244,6 +244,13 @@ def test_placeholders_filled_with_the_target_country_or_flagged_without_one():
     assert any(n.startswith("3 items name the survey country") and "6 prompt rows of 3 items" in n for n in notes)
 
 
+def test_fill_placeholders_keeps_sentence_case():
+    assert prompts.fill_placeholders("(Survey country) should leave the EU", "none", "en", PHRASES) == (
+        "Your country should leave the EU", 1)
+    assert prompts.fill_placeholders("trade with (survey country) and (name of survey country)", "JP", "de",
+                                     PHRASES) == ("trade with Japan and Japan", 2)
+
+
 def test_translated_item_gets_the_name_in_its_language():
     items = pd.DataFrame([
         {"item_id": "p", "lang": "en", "question": "Is (survey country) big?", "options": ["y", "n"], "scale": "nominal"},

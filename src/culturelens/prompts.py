@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 from . import countries
+from .errors import InputError
 from .templates import Template
 
 NO_PERSONA = "none"
@@ -110,12 +111,18 @@ def fill_placeholders(text: str, country: str, lang: str, phrases: Mapping[str, 
 
     ``country`` is the target country's code, or ``none``: then the generic phrases are used.
     """
+    if not phrases:
+        raise InputError("<templates>", "country_phrases", f"phrases for placeholders in '{lang}' item text")
+
     def sub(match: re.Match) -> str:
         leader = bool(match.group("leader"))
         if country == NO_PERSONA:
-            return phrases["your_country_leader" if leader else "your_country"]
-        name = countries.name(country, lang)
-        return phrases["country_leader"].format(country=name) if leader else name
+            out = phrases["your_country_leader" if leader else "your_country"]
+        else:
+            name = countries.name(country, lang)
+            out = phrases["country_leader"].format(country=name) if leader else name
+        # "(Survey country) should leave …" starts a sentence: "Your country should leave …"
+        return out[:1].upper() + out[1:] if match.group(0)[1].isupper() else out
 
     return PLACEHOLDER.subn(sub, text)
 
