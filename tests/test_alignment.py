@@ -9,11 +9,11 @@ from culturelens import alignment
 from culturelens.errors import InputError
 
 
-def dist_rows(model, country, condition, variants):
+def dist_rows(model, country, condition, variants, prompt_lang="en", item_lang="en"):
     rows = []
     for v, probs in enumerate(variants):
         for i, p in enumerate(probs):
-            rows.append({"model": model, "study": "s", "item_id": "q", "item_lang": "en", "prompt_lang": "en",
+            rows.append({"model": model, "study": "s", "item_id": "q", "item_lang": item_lang, "prompt_lang": prompt_lang,
                          "condition": condition, "persona": "none", "country": country, "paraphrase": v,
                          "option_order": "listed", "prompt_id": f"{model}{condition}{country}{v}", "option_index": i, "prob": p})
     return rows
@@ -108,3 +108,15 @@ def test_shared_default_answers_share_an_answer_id():
     default = table[table.condition == "default"]
     assert len(default) == 2 and default["answer_id"].nunique() == 1
     assert table.loc[table.condition == "cross_national", "answer_id"].iloc[0] != default["answer_id"].iloc[0]
+
+
+@pytest.mark.parametrize("prompt_lang, item_lang, native, mode", [
+    ("ja", "ja", True, "native"),        # template and item in Japanese
+    ("ja", "en", False, "frame_only"),   # Japanese template, English question and options: not native
+    ("en", "en", False, "non_native"),   # English is not a language of Japan
+])
+def test_native_needs_the_item_text_in_the_country_language(prompt_lang, item_lang, native, mode):
+    dist = pd.DataFrame(dist_rows("m", "JP", "linguistic", [[1, 0]], prompt_lang, item_lang))
+    cell = alignment.cells(dist, TARGETS, ITEMS, baselines=set()).iloc[0]
+    assert (bool(cell.native), cell.language_mode) == (native, mode)
+    assert "language_mode" in alignment.COLUMNS

@@ -189,23 +189,97 @@ def test_bad_table_is_input_error(tmp_path):
 def test_names_from_cldr():
     assert countries.name("US", "de") == "Vereinigte Staaten"
     assert countries.name("JP", "en") == "Japan"
-    assert countries.name("GB-NIR", "de") == "Northern Ireland"
     with pytest.raises(InputError):
         countries.name("US", "not-a-language")
     with pytest.raises(InputError):
         countries.name("QQ", "en")
 
 
-def test_main_and_native_languages():
-    assert countries.main_languages("IN")[:2] == ["hi", "en"]
-    assert countries.native_language("IN", ["en", "hi"]) == "hi"
-    assert countries.native_language("IN", ["en"]) == "en"
-    assert countries.native_language("JP", ["en", "de"]) is None
+TEMPLATE_LANGS = ["ar", "de", "en", "es", "hi", "ja", "pt", "ru", "sw", "zh"]
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("en", "Northern Ireland"), ("de", "Nordirland"), ("zh", "北爱尔兰"), ("ru", "Северная Ирландия"),
+    ("sw", "Ayalandi ya Kaskazini"), ("pt_BR", "Irlanda do Norte"),
+])
+def test_subnational_names_are_localised(lang, expected):
+    assert countries.name("GB-NIR", lang) == expected
+
+
+def test_every_subnational_code_has_a_name_in_every_template_language():
+    table = countries.load_name_table()
+    subs = {c for c in table.loc[table["sample"] == "national", "code"] if "-" in c}
+    assert subs  # GB-NIR
+    english = {c: countries.name(c, "en") for c in subs}
+    for code in subs:
+        for lang in TEMPLATE_LANGS:
+            local = countries.name(code, lang)
+            assert local and (lang == "en" or local != english[code]), (code, lang)
+    with pytest.raises(InputError, match="subnational_names.csv"):
+        countries.name("GB-NIR", "fr")  # no row: an error, never the English name in a French prompt
+
+
+# The prompt language of a country with the ten shipped templates (ar de en es hi ja pt ru sw zh): its
+# most widely used main language with a template (main = official or de facto official, used by
+# >= 25 % or the most used official language; CLDR shares count first- and second-language users).
+@pytest.mark.parametrize("code, expected", [
+    # Dutch (55 %) and French (38 %) have no template; German is official but used by 22 % (first
+    # language of about 1 %), so it is not a main language; English (59 %, second language) is not
+    # official. No language of Belgium has a template: left out of linguistic prompting.
+    ("BE", None),
+    # Hebrew has no template; Arabic is official but used by 20 % (prompting in Arabic would stand for
+    # Arab citizens, not Israel); English (85 %) is not official. Left out.
+    ("IL", None),
+    # Ukrainian has no template; Russian is de facto official and used by 46 %.
+    ("UA", "ru"),
+    # Urdu (95 %) has no template; English is official and used by 50 %; Punjabi (70 %) is not
+    # official and has no template.
+    ("PK", "en"),
+    # Hindi is official and the most used (41 %); English (official, 19 %) is not a main language.
+    ("IN", "hi"),
+    # German (76 %) before French (39 %); Italian (15 %) below the threshold anyway.
+    ("CH", "de"),
+    # English (87 %) before French (29 %).
+    ("CA", "en"),
+    # English is official and used by 53 %; Hausa, Igbo, Yoruba (13 % each) have no template.
+    ("NG", "en"),
+    # Swahili is official and used by 66 %; English (official, 19 %) is not a main language.
+    ("KE", "sw"),
+    # Mandarin (90 %); the template is Simplified Chinese, as used in China.
+    ("CN", "zh"),
+    ("JP", "ja"),
+    # German (91 %); English (64 %, second language, not official) is not a main language.
+    ("DE", "de"),
+    # Northern Ireland uses the United Kingdom's languages.
+    ("GB-NIR", "en"),
+])
+def test_prompt_language_of_a_country(code, expected):
+    assert countries.native_language(code, TEMPLATE_LANGS) == expected
+
+
+def test_main_languages():
+    assert countries.main_languages("IN") == ["hi"]
+    assert countries.main_languages("BE") == ["nl", "fr"]
+    assert countries.main_languages("IL") == ["he"]
+    assert countries.main_languages("UA") == ["uk", "ru"]
     assert countries.main_languages("GB-NIR") == countries.main_languages("GB") == ["en"]
-    assert countries.main_languages("TW") == ["zh"]  # zh_Hant stripped, nan/hak have no ISO 639-1
-    assert countries.main_languages("CH") == ["de", "fr", "it"]
+    assert countries.main_languages("TW") == ["zh"]  # zh_Hant merged, nan/hak have no ISO 639-1
+    assert countries.main_languages("CH") == ["de", "fr"]
+    # the most widely used official language counts whatever its share (Ghana: English, 21 %)
+    assert countries.main_languages("GH") == ["en"]
+    assert countries.native_language("IN", ["en"]) is None
+    assert countries.native_language("JP", ["en", "de"]) is None
     with pytest.raises(InputError):
         countries.main_languages("ZZZ")
+
+
+def test_language_info_row():
+    row = countries.language_info("UA", TEMPLATE_LANGS)
+    assert (row["language"], row["population_share"], row["official"]) == ("ru", 46.0, True)
+    assert row["main_languages"] == "uk;ru" and row["most_spoken"] == "uk" and row["reason"] == ""
+    row = countries.language_info("BE", TEMPLATE_LANGS)
+    assert row["language"] == "" and "nl 55 %" in row["reason"] and row["name"] == "Belgium"
+    assert countries.language_info("TW", TEMPLATE_LANGS)["cldr_language"] == "zh_Hant"
 
 
 def test_every_national_code_has_a_name_and_languages():

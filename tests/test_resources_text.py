@@ -181,13 +181,26 @@ def test_template_files_are_exactly_the_expected_languages():
 def test_template_top_level(templates, lang):
     t = templates[lang]
     assert isinstance(t, dict)
-    assert set(t) == {"language", "provenance", "answer_cue", "verbalized_instruction", "paraphrases"}
+    assert set(t) == {"language", "provenance", "answer_cue", "verbalized_instruction", "country_phrases",
+                      "paraphrases"}
     assert t["language"] == lang
     assert isinstance(t["answer_cue"], str) and t["answer_cue"].strip()
     assert placeholders(t["answer_cue"]) == set()
     assert_script(lang, t["answer_cue"], f"{lang}.answer_cue")
     assert placeholders(t["verbalized_instruction"]) == {"example"} and "JSON" in t["verbalized_instruction"]
     assert_script(lang, t["verbalized_instruction"].replace("JSON", ""), f"{lang}.verbalized_instruction")
+
+
+@pytest.mark.parametrize("lang", TEMPLATE_LANGS)
+def test_template_country_phrases(templates, lang):
+    """Phrases that replace GlobalOpinionQA's "(survey country)" placeholders in item text in this language."""
+    phrases = templates[lang]["country_phrases"]
+    assert set(phrases) == {"your_country", "country_leader", "your_country_leader"}
+    assert placeholders(phrases["country_leader"]) == {"country"}
+    assert placeholders(phrases["your_country"]) == placeholders(phrases["your_country_leader"]) == set()
+    for key, text in phrases.items():
+        assert_script(lang, text, f"{lang}.country_phrases.{key}")
+    assert phrases["your_country_leader"] != phrases["your_country"]
 
 
 @pytest.mark.parametrize("lang", TEMPLATE_LANGS)

@@ -27,13 +27,14 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from . import countries, metrics
+from . import metrics
 from .errors import InputError
+from .prompts import language_mode
 
 CELL = ["model", "item_id", "country", "condition", "prompt_lang"]
 VARIANT = ["paraphrase", "option_order"]
 METRICS = ["js_sim", "emd_sim", "tv", "top1"]
-COLUMNS = CELL + ["study", "item_lang", "is_baseline", "native", "scale", "n_options", "n_variants",
+COLUMNS = CELL + ["study", "item_lang", "is_baseline", "native", "language_mode", "scale", "n_options", "n_variants",
                   *METRICS, *(f"{m}_of_mean" for m in METRICS), "js_sim_min", "js_sim_max", "spread_jsd",
                   "js_base", "answer_id", "model_dist", "survey_dist"]
 
@@ -130,7 +131,7 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
     if unknown:
         raise InputError("<distributions>", "item_id", "items present in the survey's items table", unknown[:5])
     variants = expand_default(variant_vectors(dist), by_item)
-    native_cache: dict[tuple[str, str], bool] = {}
+    mode_cache: dict[tuple[str, str, str], str] = {}
     rows = []
     for key, grp in variants.groupby(CELL, sort=False):
         cell = dict(zip(CELL, key))
@@ -146,12 +147,14 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
         js = [s["js_sim"] for s in per_variant]
         p = np.mean(vecs, axis=0)
         of_mean = _scores(p, q, ordinal, scale_points[item], base)
-        nk = (cell["country"], cell["prompt_lang"])
-        if nk not in native_cache:
-            native_cache[nk] = countries.native_language(cell["country"], [cell["prompt_lang"]]) is not None
+        # native: template and item text in a main language of the country (prompts.language_mode)
+        mk = (cell["country"], cell["prompt_lang"], grp["item_lang"].iloc[0])
+        if mk not in mode_cache:
+            mode_cache[mk] = language_mode(*mk)
         rows.append({
             **cell, "study": grp["study"].iloc[0], "item_lang": grp["item_lang"].iloc[0],
-            "is_baseline": cell["model"] in baselines, "native": native_cache[nk],
+            "is_baseline": cell["model"] in baselines, "native": mode_cache[mk] == "native",
+            "language_mode": mode_cache[mk],
             "scale": scale.get(item), "n_options": k, "n_variants": len(vecs),
             **{m: float(np.mean([s[m] for s in per_variant])) for m in METRICS},
             **{f"{m}_of_mean": of_mean[m] for m in METRICS},

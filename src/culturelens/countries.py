@@ -1,5 +1,8 @@
 """Survey country spellings → ISO 3166 codes, plus localised names and main languages from CLDR.
 
+Localised names of sub-national populations (CLDR via babel has none) come from
+``resources/countries/subnational_names.csv``.
+
 One tested mapping table, ``resources/countries/survey_names.csv`` (columns
 ``survey_name, code, sample, note``), decides how every spelling found in the shipped surveys maps:
 
@@ -49,6 +52,8 @@ from culturelens.errors import InputError
 
 #: The shipped mapping table.
 TABLE_PATH = Path(__file__).resolve().parents[2] / "resources" / "countries" / "survey_names.csv"
+#: Names of the sub-national populations in the template languages (CLDR has none).
+SUBNATIONAL_PATH = TABLE_PATH.with_name("subnational_names.csv")
 
 SAMPLES = ("national", "non-national", "excluded")
 TABLE_COLUMNS = ["survey_name", "code", "sample", "note"]
@@ -210,46 +215,138 @@ def _locale(lang: str) -> babel.Locale:
         raise InputError("<language>", "lang", "a CLDR language code such as 'en' or 'de'", lang) from exc
 
 
-def name(code: str, lang: str) -> str:
-    """The country's name in language ``lang`` (CLDR via babel).
+@lru_cache(maxsize=1)
+def _subnational_names() -> dict[tuple[str, str], str]:
+    """(sub-national code, language) → name, from the shipped ``subnational_names.csv``."""
+    path = SUBNATIONAL_PATH
+    if not path.is_file():
+        raise InputError(path, "file", "the shipped table of sub-national names (CSV)")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    if list(table.columns) != ["code", "lang", "name"]:
+        raise InputError(path, "columns", "columns ['code', 'lang', 'name']", list(table.columns))
+    out: dict[tuple[str, str], str] = {}
+    for i, row in enumerate(table.itertuples(index=False), start=2):
+        if not (row.code and row.lang and row.name.strip()):
+            raise InputError(f"{path}:{i}", "name", "a code, a language and a non-empty name", tuple(row))
+        if (row.code, row.lang) in out:
+            raise InputError(f"{path}:{i}", "code", "one row per (code, lang)", (row.code, row.lang))
+        out[(row.code, row.lang)] = row.name.strip()
+    return out
 
-    Sub-national ISO 3166-2 codes (``GB-NIR``) have no CLDR name: the English survey name of the
-    first national table row with that code is returned ("Northern Ireland") in every language.
+
+def name(code: str, lang: str) -> str:
+    """The country's name in language ``lang``.
+
+    Countries: CLDR's name in that language (via babel). Sub-national ISO 3166-2 codes (``GB-NIR``)
+    have no CLDR name (babel ships no subdivision names): they come from
+    ``resources/countries/subnational_names.csv`` (``code, lang, name``); a missing language is an
+    InputError naming that file, never an English name inside a prompt in another language.
     """
     locale = _locale(lang)
     if code in _territory_codes():
         return locale.territories.get(code) or babel.Locale("en").territories[code]
     _, sub_names = _lookup(str(TABLE_PATH))
     if code in sub_names:
-        return sub_names[code]
+        localised = _subnational_names()
+        for key in (lang, locale.language):
+            if (code, key) in localised:
+                return localised[(code, key)]
+        raise InputError(SUBNATIONAL_PATH, "name", f"a row for {code} in language '{lang}'")
     raise InputError("<country code>", "country", "an ISO 3166-1 alpha-2 code or a code from the country table", code)
 
 
-def main_languages(code: str) -> list[str]:
-    """Official (incl. de facto official) languages of a country, by population share, as ISO 639-1.
+#: An official language counts as a main language of a country if CLDR says at least this share of
+#: the population uses it (first or second language), or if it is the country's most widely used
+#: official language. See :func:`main_languages`.
+MAIN_LANGUAGE_MIN_SHARE = 25.0
 
-    From CLDR's territory data. Script/region suffixes are stripped (``zh_Hant`` → ``zh``) and
-    duplicates removed; languages without a two-letter ISO 639-1 code (``gsw``, ``yue``, ``fil``)
-    are left out. If CLDR lists no official language, all of the country's languages with a
-    two-letter code are returned by population share. Sub-national codes use their country's
-    languages (``GB-NIR`` → ``GB``).
-    """
+
+def _country(code: str) -> str:
     country = code.split("-", 1)[0] if isinstance(code, str) else code
     if country not in _territory_codes():
         raise InputError("<country code>", "country", "an ISO 3166-1 alpha-2 code", code)
-    langs = get_global("territory_languages").get(country, {})
-    ranked = sorted(langs.items(), key=lambda kv: -(kv[1].get("population_percent") or 0.0))
-    official = [lang for lang, info in ranked if info.get("official_status") in _OFFICIAL]
-    chosen = official or [lang for lang, _ in ranked]
-    out: list[str] = []
-    for lang in chosen:
-        bare = lang.split("_", 1)[0]
-        if len(bare) == 2 and bare not in out:
-            out.append(bare)
-    return out
+    return country
+
+
+def _languages(country: str) -> list[dict]:
+    """The country's CLDR languages with a two-letter ISO 639-1 code, most widely used first.
+
+    Script/region variants are merged under the bare code (``zh_Hant`` → ``zh``), keeping the
+    largest share and the strongest status; each entry: lang, cldr (the CLDR code of the largest
+    variant), share (population percent, first + second language), official (bool).
+    """
+    merged: dict[str, dict] = {}
+    for cldr, info in get_global("territory_languages").get(country, {}).items():
+        bare = cldr.split("_", 1)[0]
+        if len(bare) != 2:
+            continue  # no ISO 639-1 code (gsw, yue, fil, pcm, ...): no template can exist
+        share = float(info.get("population_percent") or 0.0)
+        official = info.get("official_status") in _OFFICIAL
+        entry = merged.setdefault(bare, {"lang": bare, "cldr": cldr, "share": share, "official": official})
+        if share > entry["share"]:
+            entry.update(cldr=cldr, share=share)
+        entry["official"] = entry["official"] or official
+    return sorted(merged.values(), key=lambda e: (-e["share"], e["lang"]))
+
+
+def main_languages(code: str) -> list[str]:
+    """A country's main languages, most widely used first, as ISO 639-1 codes (CLDR data via babel).
+
+    The rule, applied to CLDR's territory data (population share = first- and second-language users):
+
+    1. official and de facto official languages used by at least ``MAIN_LANGUAGE_MIN_SHARE`` (25 %)
+       of the population, plus the most widely used official language whatever its share;
+    2. if CLDR lists no official language, every language used by at least 25 % (or, if none is,
+       the most widely used one).
+
+    Official languages that only a small part of the population uses are not main languages:
+    German in Belgium (22 %; first language of about 1 %), Arabic in Israel (20 %), English in India
+    and Kenya (19 %) and Uganda (4 %). Script/region variants are merged (``zh_Hant`` → ``zh``) and
+    languages without a two-letter code (``gsw``, ``fil``) are left out. Sub-national codes use their
+    country's languages (``GB-NIR`` → ``GB``).
+    """
+    langs = _languages(_country(code))
+    official = [e for e in langs if e["official"]]
+    if official:
+        chosen = [e for e in official if e is official[0] or e["share"] >= MAIN_LANGUAGE_MIN_SHARE]
+    else:
+        chosen = [e for e in langs if e["share"] >= MAIN_LANGUAGE_MIN_SHARE] or langs[:1]
+    return [e["lang"] for e in chosen]
 
 
 def native_language(code: str, available: Iterable[str]) -> str | None:
-    """The first main language of the country that is in ``available`` (e.g. template languages)."""
+    """The country's prompt language: its most widely used main language in ``available``.
+
+    ``available`` is usually the template languages. None if no main language has a template: the
+    country is then left out of linguistic prompting (no fallback to a non-official lingua franca,
+    which would repeat the English default prompt and not be in a language of the country).
+    """
     have = set(available)
     return next((lang for lang in main_languages(code) if lang in have), None)
+
+
+def language_info(code: str, available: Iterable[str]) -> dict:
+    """One row of the country → prompt-language table (see ``native_language``).
+
+    Keys: country, name (English), language (prompt language or ""), cldr_language, population_share,
+    official, main_languages (";"-joined), most_spoken (the most widely used language of any status,
+    with a two-letter code) and its share, and ``reason`` when there is no prompt language.
+    """
+    country = _country(code)
+    langs = {e["lang"]: e for e in _languages(country)}
+    main = main_languages(code)
+    lang = native_language(code, available)
+    top = next(iter(langs.values()), None)
+    row = {
+        "country": code, "name": name(code, "en"), "language": lang or "",
+        "cldr_language": langs[lang]["cldr"] if lang else "",
+        "population_share": langs[lang]["share"] if lang else float("nan"),
+        "official": bool(langs[lang]["official"]) if lang else False,
+        "main_languages": ";".join(main),
+        "most_spoken": top["lang"] if top else "", "most_spoken_share": top["share"] if top else float("nan"),
+        "reason": "",
+    }
+    if lang is None:
+        row["reason"] = "no template for its main languages (" + ", ".join(
+            f"{m} {langs[m]['share']:g} %" for m in main) + ")"
+    return row

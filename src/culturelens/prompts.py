@@ -2,23 +2,45 @@
 
 One output row per rendered prompt and evaluation target. Identical prompts (same messages, same
 labels, same options shown) share a `prompt_id`, so a real model is asked each of them once.
+
+Languages. The template (the *frame*: persona sentence, instructions) is in the prompt language; the
+item text (question and options; the statement of a stance item) is in the prompt language only where
+the study ships a translation, else in English. Each row records `item_lang`, `item_in_prompt_lang`
+and `language_mode`: ``native`` (frame and item in a main language of the target country),
+``frame_only`` (the frame is in the prompt language, the item text is not) or ``non_native`` (frame
+and item in one language that is not a main language of the target country, or no target country).
+
+Country placeholders. GlobalOpinionQA items say "(survey country)" or "(name of survey country
+leader)" where each country's questionnaire named the country. They are filled with the target
+country's name (cross-national: the persona; linguistic: the target country) in the language of the
+item text (the sentence it stands in), and the leader with the template's ``country_leader`` phrase
+("the leader of {country}"); CLDR has no names of leaders and none are looked up. Without a target
+country (default prompting) the item is still rendered, with the template's generic phrase ("your
+country", "the leader of your country": what each respondent's questionnaire meant), and flagged
+with `placeholder_unfilled` so analyses can leave it out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import string
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
 from . import countries
+from .errors import InputError
 from .templates import Template
 
 NO_PERSONA = "none"
 # Latin capitals without "I", which models also emit as the English pronoun ("I think …")
 LABELS = string.ascii_uppercase.replace("I", "")
+LANGUAGE_MODES = ("native", "frame_only", "non_native")
+#: "(survey country)", "(Survey country)", "(name of survey country)", "(name of survey country leader)"
+PLACEHOLDER = re.compile(r"\((?:the\s+)?(?:name\s+of\s+(?:the\s+)?)?survey\s+country(?:'s)?(?P<leader>\s+leader)?\)",
+                         re.IGNORECASE)
 
 
 def prompt_id(messages: list[dict], labels: list[str], shown: list[int]) -> str:
@@ -49,10 +71,84 @@ def targets_for(condition: Mapping, language_spec, eligible: list[str], availabl
     return out
 
 
+def language_mode(country: str, prompt_lang: str, item_lang: str) -> str:
+    """``native``, ``frame_only`` or ``non_native`` (see the module docstring).
+
+    ``native`` needs both: the prompt language is a main language of the country (CLDR,
+    ``countries.main_languages``) and the item text is in that language.
+    """
+    if item_lang != prompt_lang:
+        return "frame_only"
+    if country != NO_PERSONA and prompt_lang in countries.main_languages(country):
+        return "native"
+    return "non_native"
+
+
+def condition_labels(table: pd.DataFrame) -> dict[str, str]:
+    """Condition → label for tables and captions: ``linguistic (frame only)`` where that applies.
+
+    Works on any table with columns condition, prompt_lang, item_lang, language_mode (the prompts or
+    the alignment table). A condition is *frame only* when none of its prompts in a language other than
+    the items' own language (the one they fall back to) shows a translated item, *partly frame only*
+    when some do; otherwise its label is its name.
+    """
+    labels = {}
+    for cond, grp in table.groupby("condition", sort=False):
+        frame_only = grp["language_mode"] == "frame_only"
+        own = set(grp.loc[frame_only, "item_lang"])  # languages the untranslated items are written in
+        translated = (~frame_only) & (grp["item_lang"] == grp["prompt_lang"]) & ~grp["prompt_lang"].isin(own)
+        if not frame_only.any():
+            labels[cond] = str(cond)
+        elif not translated.any():
+            labels[cond] = f"{cond} (frame only)"
+        else:
+            labels[cond] = f"{cond} (partly frame only: {frame_only.mean():.0%} of rows)"
+    return labels
+
+
+def fill_placeholders(text: str, country: str, lang: str, phrases: Mapping[str, str]) -> tuple[str, int]:
+    """Replace the survey-country placeholders in ``text`` (written in ``lang``); returns (text, count).
+
+    ``country`` is the target country's code, or ``none``: then the generic phrases are used.
+    """
+    if not phrases:
+        raise InputError("<templates>", "country_phrases", f"phrases for placeholders in '{lang}' item text")
+
+    def sub(match: re.Match) -> str:
+        leader = bool(match.group("leader"))
+        if country == NO_PERSONA:
+            out = phrases["your_country_leader" if leader else "your_country"]
+        else:
+            name = countries.name(country, lang)
+            out = phrases["country_leader"].format(country=name) if leader else name
+        # "(Survey country) should leave …" starts a sentence: "Your country should leave …"
+        return out[:1].upper() + out[1:] if match.group(0)[1].isupper() else out
+
+    return PLACEHOLDER.subn(sub, text)
+
+
+def _filled_item(item: Mapping, country: str, phrases: Mapping[str, str]) -> tuple[Mapping, int]:
+    question, n = fill_placeholders(item["question"], country, item["lang"], phrases)
+    options = []
+    for option in item["options"]:
+        filled, k = fill_placeholders(option, country, item["lang"], phrases)
+        options.append(filled)
+        n += k
+    return {**item, "question": question, "options": options}, n
+
+
+def has_placeholder(item: Mapping) -> bool:
+    return any(PLACEHOLDER.search(t) for t in [item["question"], *item["options"]])
+
+
 def _item_text(rows_by_lang: Mapping[str, Mapping], lang: str) -> Mapping:
     """The item in the prompt language if translated, else in English (or its only language)."""
     if lang in rows_by_lang:
         return rows_by_lang[lang]
+    return _fallback(rows_by_lang)
+
+
+def _fallback(rows_by_lang: Mapping[str, Mapping]) -> Mapping:
     if "en" in rows_by_lang:
         return rows_by_lang["en"]
     return next(iter(rows_by_lang.values()))
@@ -93,12 +189,16 @@ def render_one(template: Template, para: Mapping, item: Mapping, persona: str, p
 
 def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str, stance: bool,
            conditions: Mapping[str, Mapping], templates: Mapping[str, Template], paraphrases: int,
-           option_orders: list[str], survey_sha: str) -> tuple[pd.DataFrame, list[str]]:
+           option_orders: list[str], survey_sha: str,
+           phrase_templates: Mapping[str, Template] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Render every prompt the configuration asks for; returns (prompts, notes).
 
     `eligible[item_id]` lists the countries with survey data for that item (already restricted to
-    the configured countries); items with none are not rendered.
+    the configured countries); items with none are not rendered. `phrase_templates` (default:
+    `templates`) supply the placeholder phrases in the item's language (English for an English item
+    shown in a Chinese frame), falling back to the prompt language's template.
     """
+    phrase_templates = {**templates, **(phrase_templates or {})}
     rows, notes = [], []
     by_item: dict[str, dict[str, Mapping]] = {}
     for rec in items.to_dict("records"):
@@ -107,6 +207,7 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
     if unscored:
         notes.append(f"{len(unscored)} items have no survey data for the selected countries and were not rendered")
     skipped_native: set[str] = set()
+    with_placeholder: set[str] = set()
     too_few = [i for i, texts in by_item.items() if len(next(iter(texts.values()))["options"]) < 2 and not stance]
     if too_few:
         notes.append(f"{len(too_few)} items have fewer than two answer options left and were not rendered")
@@ -124,12 +225,20 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
                     raise KeyError(f"no template for prompt language '{lang}'")
                 template = templates[lang]
                 item = _item_text(texts, lang)
+                phrases = (phrase_templates.get(item["lang"]) or template).country_phrases or template.country_phrases
+                item, n_filled = _filled_item(item, country, phrases) if has_placeholder(item) else (item, 0)
+                if n_filled:
+                    with_placeholder.add(item_id)
+                unfilled = bool(n_filled) and country == NO_PERSONA
+                mode = language_mode(country, lang, item["lang"])
                 for p_index, para in enumerate(template.paraphrases[:paraphrases]):
                     for order in option_orders:
                         r = render_one(template, para, item, persona, lang, order, stance)
                         rows.append({
                             "study": study, "item_id": item_id, "item_lang": item["lang"],
-                            "prompt_lang": lang, "condition": cond_name, "persona": persona,
+                            "prompt_lang": lang, "item_in_prompt_lang": item["lang"] == lang,
+                            "language_mode": mode, "placeholder_unfilled": unfilled,
+                            "condition": cond_name, "persona": persona,
                             "country": country, "template_id": para["id"], "paraphrase": p_index,
                             "option_order": order, "shown_options": r["shown_options"],
                             "labels": r["labels"], "messages": json.dumps(r["messages"], ensure_ascii=False),
@@ -142,7 +251,76 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
             f"linguistic prompting: no template in the main language of {len(skipped_native)} countries "
             f"({', '.join(sorted(skipped_native))}); they are evaluated under the other conditions only"
         )
-    columns = ["study", "item_id", "item_lang", "prompt_lang", "condition", "persona", "country",
-               "template_id", "paraphrase", "option_order", "shown_options", "labels", "messages",
-               "messages_verbalized", "prompt_id", "template_sha", "survey_sha"]
-    return pd.DataFrame(rows, columns=columns), notes
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    notes += _language_notes(table, by_item, with_placeholder)
+    return table, notes
+
+
+COLUMNS = ["study", "item_id", "item_lang", "prompt_lang", "item_in_prompt_lang", "language_mode",
+           "placeholder_unfilled", "condition", "persona", "country", "template_id", "paraphrase",
+           "option_order", "shown_options", "labels", "messages", "messages_verbalized", "prompt_id",
+           "template_sha", "survey_sha"]
+
+
+def _language_notes(table: pd.DataFrame, by_item: Mapping[str, Mapping], with_placeholder: set[str]) -> list[str]:
+    """Untranslated items per prompt language, placeholders, and frame-only condition labels."""
+    notes = []
+    if table.empty:
+        return notes
+    for lang, grp in table.groupby("prompt_lang"):
+        rendered = sorted(grp["item_id"].unique())  # the items rendered in this prompt language
+        missing = [i for i in rendered if lang not in by_item[i]]
+        if missing:
+            notes.append(f"prompt language {lang}: {len(missing)} of {len(rendered)} items "
+                         f"({len(missing) / len(rendered):.0%}) have no translation; their text is shown in "
+                         f"{_fallback_langs(by_item, missing)} inside the {lang} template (language_mode frame_only)")
+    if with_placeholder:
+        unfilled = table[table["placeholder_unfilled"]]
+        notes.append(f"{len(with_placeholder)} items name the survey country by a placeholder such as "
+                     "'(survey country)': filled with the target country's name in the item's language; "
+                     f"without a target country (default prompting) rendered as 'your country' in "
+                     f"{len(unfilled)} prompt rows of {unfilled['item_id'].nunique()} items (placeholder_unfilled)")
+    for cond, label in condition_labels(table).items():
+        if label != cond:
+            notes.append(f"condition {cond} is labelled '{label}': the template is translated, the item text "
+                         "is not (see language_mode)")
+    return notes
+
+
+def _fallback_langs(by_item: Mapping[str, Mapping], item_ids: list[str]) -> str:
+    return "/".join(sorted({_fallback(by_item[i])["lang"] for i in item_ids}))
+
+
+def country_languages(items: pd.DataFrame, eligible: Mapping[str, list[str]],
+                      templates: Iterable[str]) -> pd.DataFrame:
+    """Country → prompt language table, with how many of the country's items are translated into it.
+
+    One row per country with survey data (``countries.language_info``) plus ``items`` (items with
+    data for the country), ``items_translated`` (of those, with a translation in the prompt
+    language), ``share_untranslated`` and ``language_mode``: ``native`` (every item translated),
+    ``frame_only`` (none), ``partly_frame_only``, or ``none`` (no prompt language: the country is left
+    out of linguistic prompting).
+    """
+    langs_of: dict[str, set[str]] = {}
+    for rec in items[["item_id", "lang"]].itertuples(index=False):
+        langs_of.setdefault(rec.item_id, set()).add(rec.lang)
+    per_country: dict[str, list[str]] = {}
+    for item_id, cs in eligible.items():
+        for c in cs or []:
+            per_country.setdefault(c, []).append(item_id)
+    templates = list(templates)
+    rows = []
+    for code in sorted(per_country):
+        row = countries.language_info(code, templates)
+        ids = per_country[code]
+        lang = row["language"]
+        done = sum(lang in langs_of.get(i, ()) for i in ids) if lang else 0
+        share = 1 - done / len(ids) if lang else float("nan")
+        mode = ("none" if not lang else "native" if done == len(ids) else "frame_only" if done == 0
+                else "partly_frame_only")
+        rows.append({**row, "items": len(ids), "items_translated": done, "share_untranslated": share,
+                     "language_mode": mode})
+    columns = ["country", "name", "language", "cldr_language", "population_share", "official",
+               "language_mode", "items", "items_translated", "share_untranslated", "main_languages",
+               "most_spoken", "most_spoken_share", "reason"]
+    return pd.DataFrame(rows, columns=columns)

@@ -1,12 +1,13 @@
 """Prompt templates: `resources/templates/<lang>.yaml`, one file per prompt language.
 
-Each file holds the template language, its translation provenance, the answer cue and a list of
-paraphrases (see resources/templates/SOURCE.md and tests/test_resources_text.py for the format).
+Each file holds the template language, its translation provenance, the answer cue, the phrases that
+replace a survey's country placeholders (``country_phrases``) and a list of paraphrases (see
+resources/templates/SOURCE.md and tests/test_resources_text.py for the format).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -24,6 +25,13 @@ PARAPHRASE_FIELDS = {
     "stance_question": ("{statement}",),
     "stance_options": (),
 }
+# Phrases that replace "(survey country)" and "(name of survey country leader)" in item text written
+# in this language (see prompts.fill_placeholders): field → placeholders it must contain.
+COUNTRY_PHRASE_FIELDS = {
+    "your_country": (),            # no target country (default prompting): "your country"
+    "country_leader": ("{country}",),  # "the leader of {country}"
+    "your_country_leader": (),     # no target country: "the leader of your country"
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Template:
     paraphrases: tuple[dict, ...]
     sha: str
     verbalized_instruction: str = ""
+    country_phrases: dict = field(default_factory=dict)
 
 
 def load(path: Path) -> Template:
@@ -45,13 +54,22 @@ def load(path: Path) -> Template:
         raise InputError(path, "(file)", "a readable YAML file", str(err)) from None
     if not isinstance(data, dict):
         raise InputError(path, "(top level)", "a mapping")
-    for key in ("language", "provenance", "answer_cue", "verbalized_instruction", "paraphrases"):
+    for key in ("language", "provenance", "answer_cue", "verbalized_instruction", "country_phrases", "paraphrases"):
         if key not in data:
             raise InputError(path, key, "a value (missing)")
     if data["language"] != path.stem:
         raise InputError(path, "language", f"'{path.stem}' (the file name)", data["language"])
     if "{example}" not in data["verbalized_instruction"]:
         raise InputError(path, "verbalized_instruction", "text containing {example}", data["verbalized_instruction"])
+    phrases = data["country_phrases"]
+    if not isinstance(phrases, dict) or set(phrases) != set(COUNTRY_PHRASE_FIELDS):
+        raise InputError(path, "country_phrases", f"a mapping with exactly {sorted(COUNTRY_PHRASE_FIELDS)}",
+                         phrases)
+    for key, needed in COUNTRY_PHRASE_FIELDS.items():
+        text = phrases[key]
+        if not isinstance(text, str) or not text.strip() or any(ph not in text for ph in needed):
+            raise InputError(path, f"country_phrases.{key}",
+                             "non-empty text" + (f" containing {', '.join(needed)}" if needed else ""), text)
     paraphrases = data["paraphrases"]
     if not isinstance(paraphrases, list) or not paraphrases:
         raise InputError(path, "paraphrases", "a non-empty list")
@@ -65,7 +83,7 @@ def load(path: Path) -> Template:
         if not (isinstance(para["stance_options"], list) and len(para["stance_options"]) == 2):
             raise InputError(path, f"paraphrases[{i}].stance_options", "two options: agree, disagree")
     return Template(data["language"], data["provenance"], data["answer_cue"], tuple(paraphrases), digest(data),
-                    data["verbalized_instruction"])
+                    data["verbalized_instruction"], dict(phrases))
 
 
 def load_dir(directory: Path, languages=None) -> dict[str, Template]:

@@ -7,6 +7,13 @@ rule render_prompts:
     output:
         prompts="results/{study}/prompts.parquet",
         notes="results/{study}/prompts_notes.txt",
+        country_languages=report(
+            "results/{study}/country_languages.csv",
+            caption="../report/country_languages.rst",
+            category="{study}",
+            subcategory="prompt languages",
+            labels={"study": "{study}", "table": "country → prompt language"},
+        ),
     params:
         spec=study_spec,
         countries=config["countries"],

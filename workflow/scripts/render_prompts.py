@@ -36,11 +36,13 @@ def main(sm):
     used = available if native else {k: v for k, v in available.items() if k in langs}
     survey_sha = hashlib.sha256(Path(sm.input.survey_items).read_bytes() + Path(sm.input.targets).read_bytes()
                                 + Path(sm.input.scores).read_bytes()).hexdigest()[:16]
+    eligible = eligible_countries(targets, scores, items, sm.params.countries)
     table, notes = prompts.render(
-        items, eligible_countries(targets, scores, items, sm.params.countries),
-        study=sm.wildcards.study, stance=sm.params.spec["format"] == "wvs_stance",
+        items, eligible, study=sm.wildcards.study, stance=sm.params.spec["format"] == "wvs_stance",
         conditions=conditions, templates=used, paraphrases=sm.params.paraphrases,
-        option_orders=list(sm.params.option_orders), survey_sha=survey_sha)
+        option_orders=list(sm.params.option_orders), survey_sha=survey_sha, phrase_templates=available)
+    # the prompt language each country gets with the shipped templates, whether or not a condition uses it
+    prompts.country_languages(items, eligible, available).to_csv(sm.output.country_languages, index=False)
     notes.append(f"{len(table)} prompt rows, {table['prompt_id'].nunique()} distinct prompts")
     for line in notes:
         logging.info(line)
