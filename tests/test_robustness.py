@@ -25,18 +25,42 @@ def test_position_bias_by_hand():
     dist = pd.DataFrame(dist_rows([1, 0, 0], [0, 0, 1]))
     out = robustness.position_bias(dist).iloc[0]
     assert out.order_tv == pytest.approx(1.0)            # ½(|1−0| + 0 + |0−1|)
-    assert out.primacy == pytest.approx(1 - 1 / 3)       # first-shown gets 1, chance is 1/3
-    # an order-invariant model
+    assert out.primacy == pytest.approx(1.0)             # ½[(1 − 0) + (1 − 0)]
+    assert out.n_pairs == 1
+
+
+def test_primacy_is_zero_without_an_order_effect():
+    # a confident, order-invariant answer: the first-shown option's mass is not a position effect
     stable = robustness.position_bias(pd.DataFrame(dist_rows([0.5, 0.3, 0.2], [0.5, 0.3, 0.2]))).iloc[0]
     assert stable.order_tv == pytest.approx(0.0)
-    # first shown: option 0 (0.5) when listed, option 2 (0.2) when reversed → mean 0.35 − 1/3
-    assert stable.primacy == pytest.approx(0.35 - 1 / 3)
+    assert stable.primacy == pytest.approx(0.0)
+
+
+def test_primacy_sign():
+    # base answer (0.5, 0.3, 0.2) with 0.1 moved from the middle option to whatever is shown first:
+    # listed (0.6, 0.2, 0.2), reversed (0.5, 0.2, 0.3) → ½[(0.6 − 0.5) + (0.3 − 0.2)] = 0.1
+    first = robustness.position_bias(pd.DataFrame(dist_rows([0.6, 0.2, 0.2], [0.5, 0.2, 0.3]))).iloc[0]
+    assert first.primacy == pytest.approx(0.1)
+    assert first.order_tv == pytest.approx(0.1)          # ½(0.1 + 0 + 0.1)
+    # the same 0.1 moved to whatever is shown last: listed (0.5, 0.2, 0.3), reversed (0.6, 0.2, 0.2)
+    last = robustness.position_bias(pd.DataFrame(dist_rows([0.5, 0.2, 0.3], [0.6, 0.2, 0.2]))).iloc[0]
+    assert last.primacy == pytest.approx(-0.1)
+    # a respondent that always picks the last-shown option
+    recency = robustness.position_bias(pd.DataFrame(dist_rows([0, 1], [1, 0]))).iloc[0]
+    assert recency.primacy == pytest.approx(-1.0)
+
+
+def test_position_bias_without_reversed_order():
+    rows = [r for r in dist_rows([0.5, 0.5], [0.5, 0.5]) if r["option_order"] == "listed"]
+    out = robustness.position_bias(pd.DataFrame(rows)).iloc[0]
+    assert np.isnan(out.primacy) and np.isnan(out.order_tv) and out.n_pairs == 0
 
 
 def test_position_bias_averages_paraphrases():
     dist = pd.DataFrame(dist_rows([1, 0], [0, 1], paraphrase=0) + dist_rows([0.5, 0.5], [0.5, 0.5], paraphrase=1))
     out = robustness.position_bias(dist).iloc[0]
     assert out.order_tv == pytest.approx(0.5) and out.n_pairs == 2
+    assert out.primacy == pytest.approx((1.0 + 0.0) / 2)
 
 
 def alignment_rows():

@@ -3,7 +3,8 @@
 Published alignment results are often artefacts of one wording or one option order. These pure
 functions measure that from the tables the pipeline already has:
 
-- `position_bias`: how much an answer distribution moves when the options are shown reversed;
+- `position_bias`: how much an answer distribution moves when the options are shown reversed,
+  and whether the move favours the first-shown option (primacy) or the last (recency);
 - `steerability`: alignment with a country under its persona minus alignment without a persona;
 - `us_centric_gap`: alignment with the United States' answers minus alignment with the persona
   country's own, for the same model distribution;
@@ -26,24 +27,45 @@ CELL = ["model", "item_id", "country", "condition", "prompt_lang"]
 
 
 def position_bias(dist: pd.DataFrame) -> pd.DataFrame:
-    """Per cell: `order_tv`, the total variation between the option distributions shown as listed
-    and reversed (same paraphrase, averaged over paraphrases), and `primacy`, the mean probability
-    of the first-shown option minus 1/K (positive: the model favours whatever comes first)."""
+    """Per cell, from each pair of answers to the same paraphrase shown as listed and reversed:
+
+    - `order_tv`: total variation ½ Σ_k |p_listed(k) − p_reversed(k)| between the two answer
+      distributions (option k in scale order), averaged over pairs;
+    - `primacy`: how much an option gains by being shown first rather than last. With `a` the
+      option shown first when listed (last when reversed) and `b` the one shown first when
+      reversed (last when listed),
+
+          primacy = ½ [(p_listed(a) − p_reversed(a)) + (p_reversed(b) − p_listed(b))],
+
+      averaged over pairs. It lies in [−1, 1]: exactly 0 for a respondent whose answer does not
+      depend on the order (whatever its answer), positive when whatever is shown first gains mass
+      (primacy), negative when whatever is shown last gains (recency); 1 for a respondent that
+      always picks the first-shown option;
+    - `n_pairs`: the number of (listed, reversed) pairs; cells without one get NaN measures.
+    """
+    cols = CELL + ["order_tv", "primacy", "n_pairs"]
     if dist.empty:
-        return pd.DataFrame(columns=CELL + ["order_tv", "primacy", "n_pairs"])
+        return pd.DataFrame(columns=cols)
     keys = CELL + ["paraphrase"]
-    k = dist.groupby(CELL + ["paraphrase", "option_order"])["option_index"].transform("size")
-    first = dist[dist["position"] == 0].assign(excess=lambda d: d["prob"] - 1 / k[d.index])
-    primacy = first.groupby(CELL)["excess"].mean().rename("primacy")
-    wide = dist.pivot_table(index=keys + ["option_index"], columns="option_order", values="prob", aggfunc="mean")
-    if not {"listed", "reversed"} <= set(wide.columns):
-        out = primacy.reset_index()
-        out["order_tv"], out["n_pairs"] = np.nan, 0
-        return out[CELL + ["order_tv", "primacy", "n_pairs"]]
-    wide = wide.dropna(subset=["listed", "reversed"])
-    tv = (wide["listed"] - wide["reversed"]).abs().groupby(level=keys).sum() / 2
-    per_cell = tv.groupby(level=CELL).agg(["mean", "size"]).rename(columns={"mean": "order_tv", "size": "n_pairs"})
-    return per_cell.join(primacy, how="outer").reset_index()[CELL + ["order_tv", "primacy", "n_pairs"]]
+    wide = dist.pivot_table(index=keys + ["option_index"], columns="option_order", values=["prob", "position"],
+                            aggfunc="mean")
+    if not {"listed", "reversed"} <= set(wide.columns.get_level_values("option_order")):
+        cells = dist.drop_duplicates(CELL)[CELL].reset_index(drop=True)
+        return cells.assign(order_tv=np.nan, primacy=np.nan, n_pairs=0)[cols]
+    prob, pos = wide["prob"], wide["position"]
+    ok = prob[["listed", "reversed"]].notna().all(axis=1)
+    prob, pos = prob[ok], pos[ok]
+    tv = (prob["listed"] - prob["reversed"]).abs().groupby(level=keys).sum() / 2
+    # gain of the option shown first in one order over the same option in the other order
+    first_listed = (prob["listed"] - prob["reversed"])[pos["listed"] == 0].groupby(level=keys).sum()
+    first_reversed = (prob["reversed"] - prob["listed"])[pos["reversed"] == 0].groupby(level=keys).sum()
+    pairs = pd.DataFrame({"order_tv": tv, "primacy": (first_listed + first_reversed) / 2})
+    per_cell = pairs.groupby(level=CELL).agg(order_tv=("order_tv", "mean"), primacy=("primacy", "mean"),
+                                             n_pairs=("order_tv", "size")).reset_index()
+    cells = dist.drop_duplicates(CELL)[CELL]
+    out = cells.merge(per_cell, on=CELL, how="left")
+    out["n_pairs"] = out["n_pairs"].fillna(0).astype(int)
+    return out[cols].reset_index(drop=True)
 
 
 def steerability(alignment: pd.DataFrame, persona_condition: str = "cross_national",
