@@ -76,17 +76,70 @@ def alignment_rows():
 def test_steerability_by_hand():
     out = robustness.steerability(alignment_rows()).iloc[0]
     assert out.steerability == pytest.approx(((0.9 - 0.7) + (0.8 - 0.8)) / 2)
-    assert out.n_items == 2
+    assert out.n_items == 2 and out.n_cells == 2
+    # two items with Δ 0.2 and 0.0: a resample of two items has mean 0 (¼), 0.1 (½) or 0.2 (¼),
+    # so the 2.5 % and 97.5 % percentiles are 0 and 0.2
+    assert (out.ci_low, out.ci_high) == (pytest.approx(0.0), pytest.approx(0.2))
+    again = robustness.steerability(alignment_rows()).iloc[0]
+    assert (again.ci_low, again.ci_high) == (out.ci_low, out.ci_high)  # seeded
+
+
+def test_steerability_one_item_has_no_interval():
+    out = robustness.steerability(alignment_rows().query("item_id == 'a'")).iloc[0]
+    assert out.steerability == pytest.approx(0.2) and out.n_items == 1
+    assert np.isnan(out.ci_low) and np.isnan(out.ci_high)
+
+
+def test_bootstrap_resamples_items_not_rows():
+    # item A has two rows of 1, item B one row of 0: resamples {A,A} → 1, {A,B} → 2/3, {B,B} → 0
+    frame = pd.DataFrame({"item_id": ["A", "A", "B"], "x": [1.0, 1.0, 0.0]})
+    low, high = robustness.bootstrap_ci(frame, ["x"])["x"]
+    assert (low, high) == (pytest.approx(0.0), pytest.approx(1.0))
+    flat = pd.DataFrame({"item_id": list("abcde"), "x": [0.3] * 5})
+    assert robustness.bootstrap_ci(flat, ["x"])["x"] == (pytest.approx(0.3), pytest.approx(0.3))
+
+
+def _h(p):  # binary entropy in bits
+    return -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
 
 
 def test_us_centric_gap_by_hand():
     targets = pd.DataFrame([{"item_id": "a", "country": "US", "option_index": i, "share": s}
                             for i, s in enumerate([1.0, 0.0])])
-    alignment = pd.DataFrame([{"model": "m", "item_id": "a", "country": "JP", "condition": "cross_national",
-                               "js_sim": 0.2, "model_dist": [1.0, 0.0]}])
+    # JSD distance between (½, ½) and (1, 0): √(H(¾) − ½)
+    d = np.sqrt(_h(0.75) - 0.5)
+    alignment = pd.DataFrame([
+        # answers exactly like the US, and 1 − d like Japan (whose survey is 50/50)
+        {"model": "m", "item_id": "a", "country": "JP", "condition": "cross_national", "js_sim": 1 - d,
+         "model_dist": [1.0, 0.0], "survey_dist": [0.5, 0.5]},
+        # answers 50/50: exactly like Japan
+        {"model": "flat", "item_id": "a", "country": "JP", "condition": "cross_national", "js_sim": 1.0,
+         "model_dist": [0.5, 0.5], "survey_dist": [0.5, 0.5]},
+    ])
+    out = robustness.us_centric_gap(alignment, targets).set_index("model")
+    m = out.loc["m"]
+    assert m.us_centric_gap == pytest.approx(1 - (1 - d)) and m.country == "JP" and m.n_items == 1
+    # the uniform answer is (1 − d) like the US and exactly like Japan: its gap is −d
+    assert m.uniform_gap == pytest.approx(-d)
+    assert m.net_gap == pytest.approx(2 * d)
+    # a model answering uniformly has a raw gap (−d) but no gap net of the uniform respondent's
+    assert out.loc["flat"].us_centric_gap == pytest.approx(-d)
+    assert out.loc["flat"].net_gap == pytest.approx(0.0)
+
+
+def test_us_centric_gap_interval_over_items():
+    targets = pd.DataFrame([{"item_id": i, "country": "US", "option_index": k, "share": s}
+                            for i in ("a", "b") for k, s in enumerate([1.0, 0.0])])
+    alignment = pd.DataFrame([
+        {"model": "m", "item_id": i, "country": "JP", "condition": "cross_national", "js_sim": sim,
+         "model_dist": [1.0, 0.0], "survey_dist": [1.0, 0.0] if sim == 1 else [0.0, 1.0]}
+        for i, sim in (("a", 1.0), ("b", 0.0))])
     out = robustness.us_centric_gap(alignment, targets).iloc[0]
-    # the model answers exactly like the US (similarity 1) but only 0.2 like Japan
-    assert out.us_centric_gap == pytest.approx(0.8) and out.country == "JP"
+    # gaps: item a 1 − 1 = 0, item b 1 − 0 = 1 → mean ½, interval [0, 1]; uniform gap: a 0, b 0
+    assert out.us_centric_gap == pytest.approx(0.5) and out.n_items == 2
+    assert (out.ci_low, out.ci_high) == (pytest.approx(0.0), pytest.approx(1.0))
+    assert out.uniform_gap == pytest.approx(0.0) and out.net_gap == pytest.approx(0.5)
+    assert (out.net_ci_low, out.net_ci_high) == (pytest.approx(0.0), pytest.approx(1.0))
 
 
 def test_extrapolability_rank_correlation():

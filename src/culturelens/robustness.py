@@ -24,6 +24,9 @@ from scipy import stats as sps
 from . import metrics
 
 CELL = ["model", "item_id", "country", "condition", "prompt_lang"]
+#: Bootstrap resamples (over items) and seed for every interval in this module.
+N_BOOT = 1000
+SEED = 0
 
 
 def position_bias(dist: pd.DataFrame) -> pd.DataFrame:
@@ -68,43 +71,99 @@ def position_bias(dist: pd.DataFrame) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
+def bootstrap_ci(frame: pd.DataFrame, columns: list[str], cluster: str = "item_id", n_boot: int = N_BOOT,
+                 seed: int = SEED, level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Percentile interval of the mean of each of `columns` over the rows of `frame`, resampling
+    whole clusters (items) with replacement: `n_boot` resamples of as many clusters as there are,
+    each resample's mean = sum over its rows / number of its rows, interval = the (1 − level)/2 and
+    (1 + level)/2 quantiles of the resampled means. Seeded with `seed` for every call, so the
+    result depends only on the rows. Fewer than two clusters: NaN."""
+    groups = frame.groupby(cluster, sort=True)
+    sums, counts = groups[columns].sum().to_numpy(dtype=float), groups.size().to_numpy(dtype=float)
+    if len(counts) < 2:
+        return {c: (np.nan, np.nan) for c in columns}
+    draws = np.random.default_rng(seed).integers(0, len(counts), size=(n_boot, len(counts)))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)[:, None]
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return {c: (float(lo), float(hi)) for c, lo, hi in zip(columns, low, high)}
+
+
+def _per_group(rows: pd.DataFrame, by: list[str], columns: dict[str, str], ci: dict[str, tuple[str, str]],
+               **boot) -> pd.DataFrame:
+    """Mean of each value column per group (renamed by `columns`), item-bootstrap intervals for those
+    in `ci` (column → (low name, high name)), `n_items` (distinct items) and `n_cells` (rows)."""
+    out = []
+    for key, grp in rows.groupby(by, sort=True):
+        rec = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        rec.update({name: grp[col].mean() for col, name in columns.items()})
+        intervals = bootstrap_ci(grp, list(ci), **boot)  # the same item resamples for every column
+        for col, (lo, hi) in ci.items():
+            rec[lo], rec[hi] = intervals[col]
+        rec.update(n_items=grp["item_id"].nunique(), n_cells=len(grp))
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
 def steerability(alignment: pd.DataFrame, persona_condition: str = "cross_national",
-                 baseline_condition: str = "default", metric: str = "js_sim") -> pd.DataFrame:
-    """Per (model, country): mean over items of alignment under the persona minus alignment of the
-    same item without one, in the same prompt language."""
+                 baseline_condition: str = "default", metric: str = "js_sim", n_boot: int = N_BOOT,
+                 seed: int = SEED) -> pd.DataFrame:
+    """Per (model, country): mean over (item, prompt language) of alignment under the persona minus
+    alignment of the same item without one, in the same prompt language (`steerability`), with a
+    95 % percentile interval from a bootstrap over items (`ci_low`, `ci_high`, see `bootstrap_ci`),
+    the two means (`persona`, `default`), `n_items` (distinct items) and `n_cells` (paired rows)."""
+    cols = ["model", "country", "steerability", "ci_low", "ci_high", "persona", "default", "n_items", "n_cells"]
     keys = ["model", "item_id", "country", "prompt_lang"]
     persona = alignment[alignment["condition"] == persona_condition].set_index(keys)[metric]
     base = alignment[alignment["condition"] == baseline_condition].set_index(keys)[metric]
     paired = pd.concat({"persona": persona, "default": base}, axis=1).dropna()
     if paired.empty:
-        return pd.DataFrame(columns=["model", "country", "steerability", "persona", "default", "n_items"])
-    paired["steerability"] = paired["persona"] - paired["default"]
-    out = paired.groupby(level=["model", "country"]).agg(
-        steerability=("steerability", "mean"), persona=("persona", "mean"), default=("default", "mean"),
-        n_items=("steerability", "size"))
-    return out.reset_index()
+        return pd.DataFrame(columns=cols)
+    paired = paired.assign(delta=paired["persona"] - paired["default"]).reset_index()
+    out = _per_group(paired, ["model", "country"],
+                     {"delta": "steerability", "persona": "persona", "default": "default"},
+                     {"delta": ("ci_low", "ci_high")}, n_boot=n_boot, seed=seed)
+    return out[cols]
 
 
 def us_centric_gap(alignment: pd.DataFrame, targets: pd.DataFrame, reference: str = "US",
-                   condition: str = "cross_national") -> pd.DataFrame:
-    """Per (model, country): mean over items of 1−JSD(model, US survey) − 1−JSD(model, own survey)
-    for the model's answers under the country's persona. Positive: it answers more like Americans
-    than like the people it was asked to speak for."""
+                   condition: str = "cross_national", n_boot: int = N_BOOT, seed: int = SEED) -> pd.DataFrame:
+    """Per (model, country), over the model's answers under the country's persona:
+
+    - `us_centric_gap`: mean over cells (item × prompt language) of 1−JSD(model, US survey) −
+      1−JSD(model, own survey); positive: it answers more like Americans than like the people it
+      was asked to speak for;
+    - `uniform_gap`: the same for the uniform answer (1/K per option) on the same items and
+      country. A uniform answer is already closer to some countries' surveys than to the US's (or
+      the reverse), so part of a raw gap is the survey's, not the model's;
+    - `net_gap` = `us_centric_gap` − `uniform_gap`, cell by cell;
+    - 95 % item-bootstrap intervals (`bootstrap_ci`): `ci_low`/`ci_high` for the gap,
+      `net_ci_low`/`net_ci_high` for the net gap; `n_items` (distinct items), `n_cells`.
+
+    Items the reference country was not asked, or with a different number of options, are left out.
+    """
+    cols = ["model", "country", "us_centric_gap", "ci_low", "ci_high", "uniform_gap", "net_gap",
+            "net_ci_low", "net_ci_high", "n_items", "n_cells"]
     ref = {item: g.sort_values("option_index")["share"].to_numpy()
            for item, g in targets[targets["country"] == reference].groupby("item_id")}
     cells = alignment[(alignment["condition"] == condition) & (alignment["country"] != reference)
                       & alignment["item_id"].isin(ref)]
     rows = []
-    for rec in cells[["model", "item_id", "country", "js_sim", "model_dist"]].to_dict("records"):
+    for rec in cells[["model", "item_id", "country", "js_sim", "model_dist", "survey_dist"]].to_dict("records"):
         q = ref[rec["item_id"]]
-        if len(q) != len(rec["model_dist"]):
+        if len(q) != len(rec["model_dist"]) or len(q) != len(rec["survey_dist"]):
             continue
-        rows.append({"model": rec["model"], "country": rec["country"],
-                     "gap": metrics.js_similarity(rec["model_dist"], q) - rec["js_sim"]})
+        uniform = np.full(len(q), 1 / len(q))
+        gap = metrics.js_similarity(rec["model_dist"], q) - rec["js_sim"]
+        uniform_gap = metrics.js_similarity(uniform, q) - metrics.js_similarity(uniform, rec["survey_dist"])
+        rows.append({"model": rec["model"], "country": rec["country"], "item_id": rec["item_id"], "gap": gap,
+                     "uniform_gap": uniform_gap, "net": gap - uniform_gap})
     if not rows:
-        return pd.DataFrame(columns=["model", "country", "us_centric_gap", "n_items"])
-    gaps = pd.DataFrame(rows).groupby(["model", "country"])["gap"].agg(["mean", "size"])
-    return gaps.rename(columns={"mean": "us_centric_gap", "size": "n_items"}).reset_index()
+        return pd.DataFrame(columns=cols)
+    out = _per_group(pd.DataFrame(rows), ["model", "country"],
+                     {"gap": "us_centric_gap", "uniform_gap": "uniform_gap", "net": "net_gap"},
+                     {"gap": ("ci_low", "ci_high"), "net": ("net_ci_low", "net_ci_high")},
+                     n_boot=n_boot, seed=seed)
+    return out[cols]
 
 
 def extrapolability(alignment: pd.DataFrame, parts: pd.Series, metric: str = "js_sim",
