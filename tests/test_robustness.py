@@ -152,3 +152,29 @@ def test_extrapolability_rank_correlation():
     assert out.spearman_rho == pytest.approx(0.7) and out.n_countries == 5
     few = robustness.extrapolability(pd.DataFrame(rows[:4]), pd.Series({"x": "GAS", "y": "WVS"})).iloc[0]
     assert np.isnan(few.spearman_rho) and few.note.startswith("n <")
+
+
+def test_adjust_p_by_hand():
+    p = pd.Series([0.01, 0.04, 0.03, np.nan])
+    # Holm: sorted 0.01·3 = 0.03, 0.03·2 = 0.06, max(0.06, 0.04·1) = 0.06
+    assert robustness.adjust_p(p).tolist()[:3] == pytest.approx([0.03, 0.06, 0.06])
+    # Benjamini–Hochberg: 0.01·3/1 = 0.03, min(0.03·3/2, 0.04·3/3) = 0.04, 0.04
+    assert robustness.adjust_p(p, "fdr_bh").tolist()[:3] == pytest.approx([0.03, 0.04, 0.04])
+    assert np.isnan(robustness.adjust_p(p).iloc[3])
+
+
+def test_extrapolability_adjusts_across_the_table():
+    rows = []
+    values = [(0.1, 0.2, 0.5), (0.2, 0.3, 0.1), (0.3, 0.1, 0.4), (0.4, 0.5, 0.2), (0.5, 0.6, 0.3)]
+    for c, vals in enumerate(values):
+        rows += [{"model": "m", "condition": "d", "country": f"C{c}", "item_id": i, "js_sim": v}
+                 for i, v in zip("xyz", vals)]
+    out = robustness.extrapolability(pd.DataFrame(rows), pd.Series({"x": "A", "y": "B", "z": "C"}))
+    assert len(out) == 3 and (out["adjust_method"] == "holm").all()
+    raw = out["p"].to_numpy()
+    order = np.argsort(raw)
+    holm = np.maximum.accumulate(np.minimum(1, raw[order] * np.array([3, 2, 1])))
+    expected = np.empty(3)
+    expected[order] = holm
+    assert out["p_adjusted"].to_numpy() == pytest.approx(expected)
+    assert (out["p_adjusted"] >= out["p"]).all()

@@ -20,6 +20,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
 
 from . import metrics
 
@@ -27,6 +28,8 @@ CELL = ["model", "item_id", "country", "condition", "prompt_lang"]
 #: Bootstrap resamples (over items) and seed for every interval in this module.
 N_BOOT = 1000
 SEED = 0
+#: Multiple-comparison adjustment of the p-values within one table (statsmodels method name).
+ADJUST_METHOD = "holm"
 
 
 def position_bias(dist: pd.DataFrame) -> pd.DataFrame:
@@ -166,11 +169,25 @@ def us_centric_gap(alignment: pd.DataFrame, targets: pd.DataFrame, reference: st
     return out[cols]
 
 
+def adjust_p(p: pd.Series, method: str = ADJUST_METHOD) -> pd.Series:
+    """Multiple-comparison-adjusted p-values across all non-missing entries of `p`
+    (statsmodels `multipletests`: `"holm"` controls the family-wise error rate under any dependence
+    between the tests; `"fdr_bh"` the false discovery rate). Missing p-values stay missing."""
+    p = pd.to_numeric(p, errors="coerce").astype(float)
+    out = pd.Series(np.nan, index=p.index)
+    ok = p.notna()
+    if ok.any():
+        out[ok] = multipletests(p[ok].to_numpy(), method=method)[1]
+    return out
+
+
 def extrapolability(alignment: pd.DataFrame, parts: pd.Series, metric: str = "js_sim",
-                    min_countries: int = 5) -> pd.DataFrame:
+                    min_countries: int = 5, method: str = ADJUST_METHOD) -> pd.DataFrame:
     """Per (model, condition) and pair of item parts (`parts`: item_id → part, e.g. survey source,
     topic or VSM dimension): Spearman correlation across countries of the countries' mean alignment
-    on one part with their mean alignment on the other, with n countries."""
+    on one part with their mean alignment on the other, with n countries. `p_adjusted` adjusts `p`
+    for every test in the returned table (`adjust_p`, method in `adjust_method`): a table holds one
+    test per model × condition × pair of parts, so some would pass p < 0.05 by chance alone."""
     data = alignment.assign(part=alignment["item_id"].map(parts)).dropna(subset=["part", metric])
     rows = []
     for (model, condition), grp in data.groupby(["model", "condition"]):
@@ -187,5 +204,8 @@ def extrapolability(alignment: pd.DataFrame, parts: pd.Series, metric: str = "js
                 rho, p = sps.spearmanr(both[a], both[b])
             rows.append({"model": model, "condition": condition, "part_a": a, "part_b": b,
                          "spearman_rho": rho, "p": p, "n_countries": len(both), "note": note})
-    return pd.DataFrame(rows, columns=["model", "condition", "part_a", "part_b", "spearman_rho", "p",
-                                       "n_countries", "note"])
+    out = pd.DataFrame(rows, columns=["model", "condition", "part_a", "part_b", "spearman_rho", "p",
+                                      "n_countries", "note"])
+    out.insert(out.columns.get_loc("p") + 1, "p_adjusted", adjust_p(out["p"], method))
+    out.insert(out.columns.get_loc("p_adjusted") + 1, "adjust_method", method)
+    return out
