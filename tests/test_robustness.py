@@ -178,3 +178,55 @@ def test_extrapolability_adjusts_across_the_table():
     expected[order] = holm
     assert out["p_adjusted"].to_numpy() == pytest.approx(expected)
     assert (out["p_adjusted"] >= out["p"]).all()
+
+
+def rank_rows(item, scale, model_dists, survey_dists, model="m", condition="cross_national"):
+    return [{"model": model, "condition": condition, "prompt_lang": "en", "item_id": item, "country": f"C{c}",
+             "scale": scale, "model_dist": p, "survey_dist": q}
+            for c, (p, q) in enumerate(zip(model_dists, survey_dists))]
+
+
+def test_option_scores_by_hand():
+    rows = (rank_rows("b", "nominal", [[0.2, 0.8]], [[0.6, 0.4]])
+            + rank_rows("o", "ordinal", [[0.5, 0, 0.5]], [[0, 0.25, 0.75]])
+            # nominal, 3 options: survey means over countries (0.2, 0.5, 0.3) → modal option 1
+            + rank_rows("n", "nominal", [[0.1, 0.3, 0.6], [0.3, 0.3, 0.4]], [[0.4, 0.2, 0.4], [0, 0.8, 0.2]]))
+    out = robustness.option_scores(pd.DataFrame(rows)).set_index(["item_id", "country"])
+    assert out.loc[("b", "C0"), "measure"] == "first_option"
+    assert out.loc[("b", "C0"), ["model_score", "survey_score"]].tolist() == pytest.approx([0.2, 0.6])
+    assert out.loc[("o", "C0"), "measure"] == "expected_position"
+    # (0·0.5 + 1·0 + 2·0.5)/2 = 0.5; (0 + 0.25 + 1.5)/2 = 0.875
+    assert out.loc[("o", "C0"), ["model_score", "survey_score"]].tolist() == pytest.approx([0.5, 0.875])
+    assert out.loc[("n", "C1"), "measure"] == "modal_option"
+    assert out.loc[("n", "C0"), ["model_score", "survey_score"]].tolist() == pytest.approx([0.3, 0.2])
+    assert out.loc[("n", "C1"), ["model_score", "survey_score"]].tolist() == pytest.approx([0.3, 0.8])
+
+
+def test_rank_correlation_by_hand():
+    survey = [0.1, 0.2, 0.3, 0.4, 0.5]
+    model = [0.2, 0.3, 0.1, 0.5, 0.6]
+    rows = rank_rows("b", "nominal", [[m, 1 - m] for m in model], [[s, 1 - s] for s in survey])
+    # ordinal item answered exactly like the surveys: expected positions 0, ¼, ½, ¾, 1
+    ordinal = [[1, 0, 0], [0.5, 0.5, 0], [0, 1, 0], [0, 0.5, 0.5], [0, 0, 1]]
+    rows += rank_rows("o", "ordinal", ordinal, ordinal)
+    out = robustness.rank_correlation(pd.DataFrame(rows))
+    items = out[out["level"] == "item"].set_index("item_id")
+    # ranks survey 1 2 3 4 5, model 2 3 1 4 5 → Σd² = 6 → ρ = 1 − 6·6/(5·24) = 0.7
+    assert items.loc["b", "spearman_rho"] == pytest.approx(0.7) and items.loc["b", "n"] == 5
+    assert items.loc["o", "spearman_rho"] == pytest.approx(1.0) and items.loc["o", "n_countries"] == 5
+    pooled = out[out["level"] == "pooled"].iloc[0]
+    assert pooled.n == 10 and pooled.n_items == 2 and pooled.n_countries == 5
+    # pooled over the 10 (item, country) pairs: model (.2 .3 .1 .5 .6 0 .25 .5 .75 1) vs
+    # survey (.1 .2 .3 .4 .5 0 .25 .5 .75 1); ρ = Pearson r of their ranks (ties share the mean rank)
+    expected = np.corrcoef([3, 5, 2, 6.5, 8, 1, 4, 6.5, 9, 10], [2, 3, 5, 6, 7.5, 1, 4, 7.5, 9, 10])[0, 1]
+    assert pooled.spearman_rho == pytest.approx(expected)
+    assert pooled.measure == "expected_position+first_option"
+
+
+def test_rank_correlation_constant_and_small():
+    rows = rank_rows("b", "nominal", [[0.5, 0.5]] * 5, [[s, 1 - s] for s in (0.1, 0.2, 0.3, 0.4, 0.5)],
+                     model="uniform")
+    rows += rank_rows("c", "nominal", [[0.1, 0.9]] * 3, [[0.3, 0.7]] * 3)
+    out = robustness.rank_correlation(pd.DataFrame(rows)).set_index(["level", "item_id"])
+    assert np.isnan(out.loc[("item", "b"), "spearman_rho"]) and out.loc[("item", "b"), "note"] == "constant"
+    assert out.loc[("item", "c"), "note"] == "n < 5" and out.loc[("item", "c"), "n"] == 3

@@ -10,6 +10,8 @@ functions measure that from the tables the pipeline already has:
   country's own, for the same model distribution;
 - `extrapolability`: whether countries' alignment on one part of the items predicts it on another
   (rank correlation across countries);
+- `rank_correlation`: whether the model ranks countries on an item as their surveys do (Spearman
+  across countries per item, and pooled over (item, country) pairs);
 - self-consistency across paraphrases is `1 − spread_jsd` of each alignment cell (`consistency`).
 """
 
@@ -209,3 +211,81 @@ def extrapolability(alignment: pd.DataFrame, parts: pd.Series, metric: str = "js
     out.insert(out.columns.get_loc("p") + 1, "p_adjusted", adjust_p(out["p"], method))
     out.insert(out.columns.get_loc("p_adjusted") + 1, "adjust_method", method)
     return out
+
+
+def option_scores(alignment: pd.DataFrame) -> pd.DataFrame:
+    """One number per alignment cell for the model (`model_score`) and the survey (`survey_score`),
+    the same option or scale for every country of an item, so that countries can be ranked:
+
+    - two options (binary stance items): the share of the first option (the "pro" side);
+    - ordinal items with more options: the expected scale position Σ_k k·p_k / (K − 1), in [0, 1];
+    - nominal items with more options: the share of the survey's modal option, the option with the
+      largest mean share over the item's countries (unweighted; ties: the first).
+
+    `measure` names which of the three (`first_option`, `expected_position`, `modal_option`).
+    Cells whose model and survey distributions differ in length are dropped."""
+    data = alignment[alignment["model_dist"].map(len) == alignment["survey_dist"].map(len)]
+    data = data.assign(k=data["survey_dist"].map(len))
+    surveys = data.drop_duplicates(["item_id", "country"])
+    modal = {item: int(np.argmax(np.mean(np.stack(g.to_numpy()), axis=0)))
+             for item, g in surveys.groupby("item_id")["survey_dist"]}
+    ordinal = data["scale"].eq("ordinal") if "scale" in data else pd.Series(False, index=data.index)
+    measure = np.where(data["k"] == 2, "first_option", np.where(ordinal, "expected_position", "modal_option"))
+
+    def score(dist, how, item):
+        if how == "first_option":
+            return float(dist[0])
+        if how == "expected_position":
+            return float(np.dot(np.arange(len(dist)), dist) / (len(dist) - 1))
+        return float(dist[modal[item]])
+
+    triples = list(zip(measure, data["item_id"], data["model_dist"], data["survey_dist"]))
+    return data.assign(measure=measure,
+                       model_score=[score(np.asarray(p, float), how, i) for how, i, p, _ in triples],
+                       survey_score=[score(np.asarray(q, float), how, i) for how, i, _, q in triples])
+
+
+def _spearman(x: pd.Series, y: pd.Series, min_n: int) -> tuple[float, float, str]:
+    if len(x) < min_n:
+        return np.nan, np.nan, f"n < {min_n}"
+    if x.nunique() < 2 or y.nunique() < 2:
+        return np.nan, np.nan, "constant"
+    rho, p = sps.spearmanr(x, y)
+    return float(rho), float(p), ""
+
+
+def rank_correlation(alignment: pd.DataFrame, min_countries: int = 5, method: str = ADJUST_METHOD) -> pd.DataFrame:
+    """Does the model rank countries as their surveys do (Rystrøm et al. 2025, "Multilingual !=
+    Multicultural")? Per (model, condition, prompt_lang), with the scores of `option_scores`:
+
+    - `level = "item"`: per item, Spearman ρ across countries between the model's and the survey's
+      score (n = countries);
+    - `level = "pooled"`: Spearman ρ over all (item, country) pairs (n = pairs; between-item
+      differences count too, so default prompting, identical for every country, can still score).
+
+    Tests with fewer than `min_countries` points, or a constant side, get NaN and a `note`.
+    `p_adjusted` (`adjust_p`, `adjust_method`) adjusts `p` across the tests of the same level."""
+    cols = ["model", "condition", "prompt_lang", "level", "item_id", "measure", "spearman_rho", "p",
+            "p_adjusted", "adjust_method", "n", "n_items", "n_countries", "note"]
+    if alignment.empty:
+        return pd.DataFrame(columns=cols)
+    data = option_scores(alignment)
+    group = ["model", "condition", "prompt_lang"]
+    rows = []
+    for key, grp in data.groupby(group + ["item_id"], sort=True):
+        rho, p, note = _spearman(grp["model_score"], grp["survey_score"], min_countries)
+        rows.append({**dict(zip(group + ["item_id"], key)), "level": "item", "measure": grp["measure"].iloc[0],
+                     "spearman_rho": rho, "p": p, "n": len(grp), "n_items": 1,
+                     "n_countries": grp["country"].nunique(), "note": note})
+    for key, grp in data.groupby(group, sort=True):
+        rho, p, note = _spearman(grp["model_score"], grp["survey_score"], min_countries)
+        rows.append({**dict(zip(group, key)), "level": "pooled", "item_id": "",
+                     "measure": "+".join(sorted(grp["measure"].unique())), "spearman_rho": rho, "p": p,
+                     "n": len(grp), "n_items": grp["item_id"].nunique(), "n_countries": grp["country"].nunique(),
+                     "note": note})
+    out = pd.DataFrame(rows, columns=[c for c in cols if c not in ("p_adjusted", "adjust_method")])
+    if out.empty:
+        return pd.DataFrame(columns=cols)
+    out["p_adjusted"] = out.groupby("level", group_keys=False)["p"].apply(lambda p: adjust_p(p, method))
+    out["adjust_method"] = method
+    return out[cols]

@@ -97,7 +97,7 @@ def summary_inputs(wildcards):
             files[f"{study}__stats__{a}"] = f"results/{study}/stats/{a}.csv"
         if study in DIST_STUDIES:
             files[f"{study}__alignment"] = f"results/{study}/alignment.parquet"
-            for name in ("steerability", "us_centric_gap", "extrapolability"):
+            for name in ("steerability", "us_centric_gap", "extrapolability", "rank_correlation"):
                 files[f"{study}__robustness__{name}"] = f"results/{study}/robustness/{name}.csv"
         else:
             files[f"{study}__correlations"] = f"results/{study}/hofstede/correlations.csv"
