@@ -68,7 +68,7 @@ def final_outputs():
         out += [f"results/{study}/figures/forest_{a}.png" for a in analyses(study)]
         if study in DIST_STUDIES:
             out.append(f"results/{study}/figures/models_vs_baselines.png")
-            out += [f"results/{study}/figures/{f}.png" for f in ("steerability", "stability")]
+            out += [f"results/{study}/figures/{f}.png" for f in ("steerability", "stability", "position_bias")]
             out += [f"results/{study}/figures/heatmap_{m}.png" for m in MODELS]
         else:
             out.append(f"results/{study}/figures/hofstede_scatter.png")
