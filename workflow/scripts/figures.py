@@ -14,7 +14,7 @@ def main(sm):
         plots.steerability_per_country(pd.read_csv(sm.input.steerability), out, pd.read_csv(sm.input.us_centric_gap))
     elif sm.rule == "position_bias_figure":
         dist = pd.concat([pd.read_parquet(p) for p in sm.input.distributions], ignore_index=True)
-        plots.position_bias_by_model(robustness.position_bias(dist), out)
+        plots.position_bias_by_model(robustness.position_bias(dist).assign(study=sm.wildcards.study), out)
     elif sm.rule == "stability_figure":
         plots.stability_distribution(pd.read_parquet(sm.input.alignment), out)
     elif sm.rule == "hofstede_scatter":
