@@ -221,10 +221,10 @@ def steerability_section(steer: pd.DataFrame | None, gap: pd.DataFrame | None) -
     if 0 < len(per_country) <= MAX_COUNTRY_ROWS:
         rows = []
         for r in per_country.sort_values(keys).to_dict("records"):
-            rows.append([r["model"], r["country"], fmt_count(r.get("n_items")), _interval(r, "steerability", "ci_low", "ci_high"),
-                         fmt_count(r.get("gap_n_items")),
-                         _interval(r, "gap_us_centric_gap", "gap_ci_low", "gap_ci_high"), fmt(r.get("gap_uniform_gap")),
-                         _interval(r, "gap_net_gap", "gap_net_ci_low", "gap_net_ci_high")])
+            rows.append([r["model"], r["country"], fmt_count(r.get("n_items")),
+                         _interval(r, "steerability", "ci_low", "ci_high"), fmt_count(r.get("gap_n_items")),
+                         _interval(r, "gap_us_centric_gap", "gap_ci_low", "gap_ci_high"),
+                         fmt(r.get("gap_uniform_gap")), _interval(r, "gap_net_gap", "gap_net_ci_low", "gap_net_ci_high")])
         parts.append("Per country, mean [95 % CI]:\n")
         parts.append(markdown_table(["model", "country", "items", "steerability", "items (gap)", "US-centric gap",
                                      "uniform gap", "net gap"], rows, align=["l", "l", "r", "r", "r", "r", "r", "r"]))
