@@ -266,3 +266,83 @@ def test_heatmap_distance_metric_sorts_lowest_first(alignment, tmp_path, capture
     names = {"US": "United States", "DE": "Germany", "JP": "Japan", "BR": "Brazil"}
     assert tick_texts(ax.get_yticklabels()) == [names[c] for c in means.sort_values().index]
     assert "total variation" in captured[-1].axes[1].get_ylabel()
+
+
+# --------------------------------------------------------------------------- robustness
+
+
+@pytest.fixture
+def steer_gap():
+    steer = pd.DataFrame({"model": ["a", "a", "b"], "country": ["JP", "DE", "JP"], "steerability": [0.1, 0.3, -0.05],
+                          "ci_low": [0.0, 0.2, -0.1], "ci_high": [0.2, 0.4, np.nan], "n_items": [2, 3, 2]})
+    gap = pd.DataFrame({"model": ["a", "a"], "country": ["JP", "DE"], "us_centric_gap": [0.05, 0.02],
+                        "ci_low": [0.01, -0.01], "ci_high": [0.09, 0.05], "uniform_gap": [0.04, -0.03],
+                        "net_gap": [0.01, 0.05], "net_ci_low": [-0.02, 0.0], "net_ci_high": [0.04, 0.1],
+                        "n_items": [2, 3]})
+    return steer, gap
+
+
+def bar_widths(ax):
+    return sorted(round(p.get_width(), 6) for p in ax.patches)
+
+
+def error_segments(ax):
+    """(x_low, x_high) of every horizontal error bar drawn on the axes."""
+    out = []
+    for coll in ax.collections:
+        for seg in getattr(coll, "get_segments", lambda: [])():
+            if len(seg) == 2 and seg[0][1] == seg[1][1]:
+                out.append((round(seg[0][0], 6), round(seg[1][0], 6)))
+    return sorted(out)
+
+
+def test_steerability_figure_intervals_and_net_gap(steer_gap, tmp_path, captured):
+    steer, gap = steer_gap
+    assert_png(plots.steerability_per_country(steer, tmp_path / "steer.png", gap))
+    fig = captured[-1]
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels][1:] == ["US-centric gap under the persona",
+                                                     "US-centric gap net of the uniform answer"]
+    # countries sorted by mean steerability: Germany (0.3) above Japan ((0.1 − 0.05)/2)
+    assert tick_texts(panels[0].get_yticklabels()) == ["Germany", "Japan"]
+    assert bar_widths(panels[0]) == [-0.05, 0.1, 0.3]
+    # intervals where known (b's JP has no upper bound: no bar)
+    assert error_segments(panels[0]) == [(0.0, 0.2), (0.2, 0.4)]
+    assert bar_widths(panels[1]) == [0.02, 0.05]
+    assert error_segments(panels[1]) == [(-0.01, 0.05), (0.01, 0.09)]
+    uniform = panels[1].collections[-1].get_offsets()
+    assert sorted(np.asarray(uniform)[:, 0].round(6)) == [-0.03, 0.04]
+    assert bar_widths(panels[2]) == [0.01, 0.05]
+    assert error_segments(panels[2]) == [(-0.02, 0.04), (0.0, 0.1)]
+
+
+def test_steerability_figure_without_gap(steer_gap, tmp_path, captured):
+    steer, _ = steer_gap
+    assert_png(plots.steerability_per_country(steer, tmp_path / "s.png"))
+    assert len([ax for ax in captured[-1].axes if ax.get_title()]) == 1
+    assert_png(plots.steerability_per_country(steer.iloc[0:0], tmp_path / "e.png"))
+
+
+def test_position_bias_figure(tmp_path, captured):
+    bias = pd.DataFrame({"model": ["m", "m", "m", "m", "uniform"],
+                         "condition": ["default", "default", "cross_national", "cross_national", "default"],
+                         "order_tv": [0.1, 0.3, 0.2, 0.2, 0.0], "primacy": [0.1, -0.1, 0.15, 0.05, 0.0],
+                         "n_pairs": 2})
+    assert_png(plots.position_bias_by_model(bias, tmp_path / "pb.png", n_boot=200))
+    fig = captured[-1]
+    tv_ax, primacy_ax = fig.axes[:2]
+    assert tick_texts(tv_ax.get_xticklabels()) == ["m", "uniform"]
+    heights = sorted(round(b.get_height(), 6) for c in tv_ax.containers for b in c if np.isfinite(b.get_height()))
+    assert heights == [0.0, 0.2, 0.2]  # m default (0.1+0.3)/2, m cross_national 0.2, uniform 0
+    heights = sorted(round(b.get_height(), 6) for c in primacy_ax.containers for b in c
+                     if np.isfinite(b.get_height()))
+    assert heights == [0.0, 0.0, 0.1]  # m default (0.1−0.1)/2, uniform 0, m cross_national (0.15+0.05)/2
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["default (n = 3 cells)", "cross_national (n = 2 cells)"]
+    assert "primacy" in primacy_ax.get_ylabel()
+
+
+def test_position_bias_figure_empty(tmp_path):
+    assert_png(plots.position_bias_by_model(pd.DataFrame(), tmp_path / "e.png"))
+    no_pairs = pd.DataFrame({"model": ["m"], "condition": ["default"], "order_tv": [np.nan], "primacy": [np.nan]})
+    assert_png(plots.position_bias_by_model(no_pairs, tmp_path / "f.png"))

@@ -143,12 +143,47 @@ def test_summary_empty_inputs(alignment, tmp_path):
 def test_summary_robustness_columns_and_section(alignment, tmp_path):
     data = alignment.assign(js_sim_min=alignment["js_sim"] - 0.1, js_sim_max=alignment["js_sim"] + 0.05,
                             consistency=0.9, order_tv=0.02)
-    steer = pd.DataFrame({"model": ["m", "m"], "country": ["JP", "DE"], "steerability": [0.1, 0.3]})
-    gap = pd.DataFrame({"model": ["m"], "country": ["JP"], "us_centric_gap": [0.05]})
+    steer = pd.DataFrame({"model": ["m", "m"], "country": ["JP", "DE"], "steerability": [0.1, 0.3],
+                          "ci_low": [0.0, 0.1], "ci_high": [0.2, 0.5], "n_items": [2, 4]})
+    gap = pd.DataFrame({"model": ["m"], "country": ["JP"], "us_centric_gap": [0.05], "ci_low": [-0.01],
+                        "ci_high": [0.11], "uniform_gap": [0.02], "net_gap": [0.03], "net_ci_low": [-0.02],
+                        "net_ci_high": [0.08], "n_items": [2]})
     text = summary.write_summary(tmp_path / "s.md", {"toy": {"alignment": data, "steerability": steer,
                                                               "us_centric_gap": gap}}).read_text()
     sub = data[(data["model"] == "toy-llm") & (data["condition"] == "default")]
     row = next(line for line in text.splitlines() if line.startswith("| toy-llm | model | default |"))
     assert f"| {sub['js_sim'].mean():.3f} | [{sub['js_sim_min'].mean():.3f}, {sub['js_sim_max'].mean():.3f}] |" in row
     assert row.endswith("| 0.900 | 0.020 |")
-    assert "| m | 2 | 0.200 | 0.100 | 0.300 | 0.050 | 1 |" in text
+    # per model: 2 countries with 2–4 items, mean 0.2 (0.1 … 0.3), DE's interval above 0, JP's touches it;
+    # the gap: one country, 2 items, raw 0.05, uniform 0.02, net 0.03 whose interval spans 0
+    assert "| m | 2 | 2–4 | 0.200 | 0.100 | 0.300 | 1 / 0 | 1 | 2 | 0.050 | 0.020 | 0.030 | 0 / 0 |" in text
+    assert "| m | JP | 2 | 0.100 [0.000, 0.200] | 2 | 0.050 [-0.010, 0.110] | 0.020 | 0.030 [-0.020, 0.080] |" in text
+    assert "| m | DE | 4 | 0.300 [0.100, 0.500] | n/a | n/a | n/a | n/a |" in text
+    assert "1000 bootstrap resamples of the items" in text
+
+
+def test_summary_extrapolability_adjusted_p(tmp_path):
+    extra = pd.DataFrame({"model": ["m", "m"], "condition": ["default"] * 2, "part_a": ["GAS", "GAS"],
+                          "part_b": ["WVS", "PEW"], "spearman_rho": [0.7, 0.2], "p": [0.01, 0.4],
+                          "p_adjusted": [0.02, 0.4], "adjust_method": ["holm"] * 2, "n_countries": [30, 12],
+                          "note": [np.nan, ""], "split_by": ["source"] * 2})
+    text = summary.robustness_section({"extrapolability": extra})
+    assert "| m | default | GAS ↔ WVS | 0.700 | 0.010 | 0.020 | 30 |  |" in text
+    assert "p adjusted across the 2 tests of this table (holm)" in text
+
+
+def test_summary_rank_correlation(tmp_path):
+    ranks = pd.DataFrame([
+        dict(model="m", condition="cross_national", prompt_lang="en", level="item", item_id="a",
+             spearman_rho=0.5, p=0.3, n=6, n_items=1, n_countries=6, note=""),
+        dict(model="m", condition="cross_national", prompt_lang="en", level="item", item_id="b",
+             spearman_rho=0.1, p=0.8, n=6, n_items=1, n_countries=6, note=""),
+        dict(model="m", condition="cross_national", prompt_lang="en", level="item", item_id="c",
+             spearman_rho=np.nan, p=np.nan, n=3, n_items=1, n_countries=3, note="n < 5"),
+        dict(model="m", condition="cross_national", prompt_lang="en", level="pooled", item_id=np.nan,
+             spearman_rho=0.42, p=0.0004, n=15, n_items=3, n_countries=6, note=np.nan),
+    ])
+    text = summary.robustness_section({"rank_correlation": ranks})
+    # item ρ: mean of 0.5 and 0.1 over the 2 items where it is defined
+    assert "| m | cross_national | en | 0.420 | <0.001 | 15 | 3 | 6 | 0.300 | 2 |  |" in text
+    assert "Rystrøm" in text

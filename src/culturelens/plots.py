@@ -507,32 +507,124 @@ def forest_plot(coefficients: pd.DataFrame, path, title: str) -> Path:
 # --------------------------------------------------------------------------- robustness
 
 
+def _interval_bars(ax, data: pd.DataFrame, value: str, low: str, high: str, order: list[str],
+                   models: list[str], colours: dict) -> None:
+    """Horizontal bars of `value` per country name (rows, in `order`) and model (dodged), with the
+    interval [`low`, `high`] drawn as a black error bar where it is known."""
+    height = 0.8 / len(models)
+    row = {name: i for i, name in enumerate(order)}
+    for j, model in enumerate(models):
+        part = data[(data["model"] == model) & data["country_name"].isin(row)]
+        if part.empty:
+            continue
+        y = part["country_name"].map(row).to_numpy() - 0.4 + height * (j + 0.5)
+        x = part[value].to_numpy(dtype=float)
+        ax.barh(y, x, height=height, color=colours[model], label=model)
+        if {low, high} <= set(part.columns):
+            lo, hi = part[low].to_numpy(dtype=float), part[high].to_numpy(dtype=float)
+            ok = ~(np.isnan(lo) | np.isnan(hi))
+            ax.errorbar(x[ok], y[ok], xerr=[x[ok] - lo[ok], hi[ok] - x[ok]], fmt="none", ecolor="black",
+                        elinewidth=0.8, capsize=2)
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_yticks(range(len(order)), order)
+    ax.set_ylim(len(order) - 0.5, -0.5)
+    ax.grid(axis="x", color="0.92")
+    ax.set_axisbelow(True)
+
+
 def steerability_per_country(steer: pd.DataFrame, path, gap: pd.DataFrame | None = None) -> Path:
-    """Per country (rows, by name) and model (hue): alignment under the country's persona minus
-    alignment without a persona; with `gap`, a second panel with the US-centric gap."""
+    """Per country (rows, by name) and model (colour): steerability, alignment (1 − JSD) under the
+    country's persona minus without a persona, mean over items with its 95 % item-bootstrap interval
+    (`ci_low`, `ci_high`). With `gap`, two more panels: the US-centric gap with its interval and the
+    uniform answer's gap on the same items (grey ticks), and the gap net of the uniform answer's
+    (`net_gap`, `net_ci_low`, `net_ci_high`). Intervals missing from the table are not drawn."""
     title = "Steerability: persona minus default prompting (1 − JSD)"
+    steer = steer if steer is not None else pd.DataFrame()
     if steer.empty:
         return _no_data(path, title)
     steer = steer.assign(country_name=steer["country"].map(_country_label))
     order = steer.groupby("country_name")["steerability"].mean().sort_values(ascending=False).index.tolist()
-    panels = 2 if gap is not None and not gap.empty else 1
-    height = max(3.0, 0.22 * len(order) + 1.5)
-    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, height), sharey=True, squeeze=False)
+    has_gap = gap is not None and not gap.empty
+    if has_gap:
+        gap = gap.assign(country_name=gap["country"].map(_country_label))
+        order += sorted(set(gap["country_name"]) - set(order))
+    models = sorted(set(steer["model"]) | (set(gap["model"]) if has_gap else set()), key=str.casefold)
+    colours = dict(zip(models, sns.color_palette("tab10" if len(models) <= 10 else "husl", len(models))))
+    panels = 1 + (has_gap and "net_gap" in gap) + has_gap
+    height = max(3.0, (0.12 * len(models) + 0.14) * len(order) + 1.5)
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, height), sharey=True, squeeze=False)
     ax = axes[0, 0]
-    sns.barplot(data=steer, y="country_name", x="steerability", hue="model", order=order, ax=ax, orient="h")
-    ax.axvline(0, color="0.3", lw=0.8)
+    _interval_bars(ax, steer, "steerability", "ci_low", "ci_high", order, models, colours)
     ax.set_xlabel("Δ mean 1 − JSD (persona − default)")
     ax.set_ylabel("country")
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="y", labelsize=_tick_fontsize(len(order)))
-    if panels == 2:
-        gap = gap.assign(country_name=gap["country"].map(_country_label))
+    if has_gap:
         ax2 = axes[0, 1]
-        sns.barplot(data=gap, y="country_name", x="us_centric_gap", hue="model", order=order, ax=ax2, orient="h")
-        ax2.axvline(0, color="0.3", lw=0.8)
+        _interval_bars(ax2, gap, "us_centric_gap", "ci_low", "ci_high", order, models, colours)
+        if "uniform_gap" in gap:
+            uniform = gap.groupby("country_name")["uniform_gap"].mean().reindex(order)
+            ax2.scatter(uniform, range(len(order)), marker="|", s=160, color="0.45", zorder=3,
+                        label="uniform answer")
         ax2.set_xlabel("Δ 1 − JSD (vs United States − vs own country)")
-        ax2.set_ylabel("")
         ax2.set_title("US-centric gap under the persona", fontsize=10)
+        if "net_gap" in gap:
+            ax3 = axes[0, 2]
+            _interval_bars(ax3, gap, "net_gap", "net_ci_low", "net_ci_high", order, models, colours)
+            ax3.set_xlabel("US-centric gap − uniform answer's gap")
+            ax3.set_title("US-centric gap net of the uniform answer", fontsize=10)
+    handles, labels = [], []
+    for a in axes[0]:
+        for h, lab in zip(*a.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle("bars: mean over items; lines: 95 % bootstrap interval over items", fontsize=9, y=0.995)
+    fig.tight_layout(rect=(0, 0.05 if height < 6 else 0.02, 1, 0.97))
+    return _save(fig, path)
+
+
+def position_bias_by_model(bias: pd.DataFrame, path, n_boot: int = 1000, seed: int = 0) -> Path:
+    """Order sensitivity per model (x) and condition (hue), from the per-cell table of
+    `robustness.position_bias`: left `order_tv` (how far the answer moves when the options are
+    reversed), right `primacy` (> 0: the first-shown option gains, < 0: the last-shown). Bars are
+    means over the cells with a listed/reversed pair; error bars a 95 % percentile bootstrap
+    interval over those cells (seaborn, `n_boot` resamples, fixed `seed`)."""
+    title = "Position bias: answers with the options listed vs reversed"
+    data = bias if bias is not None else pd.DataFrame()
+    if not data.empty:
+        data = data.dropna(subset=["order_tv", "primacy"], how="all")
+    if data.empty:
+        return _no_data(path, title, "no cell was asked with both option orders")
+    data = data.assign(model=data["model"].astype(str), condition=data["condition"].astype(str))
+    models = sorted(data["model"].unique(), key=str.casefold)
+    conditions = _ordered_conditions(data["condition"])
+    counts = data.groupby("condition").size()
+    labels = {c: f"{c} (n = {int(counts[c])} cells)" for c in conditions}
+    data = data.assign(condition_label=data["condition"].map(labels))
+    rotate = 30 if len(models) > 4 else 0
+    fig, axes = plt.subplots(1, 2, figsize=(max(8.0, 1.6 * len(models) + 4), 4.4), squeeze=False)
+    for ax, column, label in zip(axes[0], ["order_tv", "primacy"],
+                                 ["order TV: ½ Σ |p_listed − p_reversed|",
+                                  "primacy: gain of an option shown first vs last"]):
+        sns.barplot(data=data, x="model", y=column, hue="condition_label", order=models,
+                    hue_order=[labels[c] for c in conditions], errorbar=("ci", 95), n_boot=n_boot, seed=seed,
+                    err_kws={"linewidth": 1.0, "color": "black"}, capsize=0.15, ax=ax,
+                    legend=column == "primacy")
+        ax.axhline(0, color="0.3", lw=0.8)
+        ax.set_ylabel(f"{label}\nmean over cells (95 % bootstrap CI)", fontsize=9)
+        ax.set_xlabel("model")
+        ax.tick_params(axis="x", labelsize=_tick_fontsize(len(models)), rotation=rotate)
+        ax.grid(axis="y", color="0.92")
+        ax.set_axisbelow(True)
+    handles, names = axes[0, 1].get_legend_handles_labels()
+    axes[0, 1].get_legend().remove()
+    fig.legend(handles, names, title="condition", loc="lower center", ncol=len(names), fontsize=8,
+               title_fontsize=8, frameon=False)
+    fig.suptitle(title + _study_suffix(data), fontsize=11)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return _save(fig, path)
 
 

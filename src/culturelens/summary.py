@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from culturelens import robustness
 from culturelens.plots import CONDITION_ORDER, DIMENSIONS, pretty_term
 
 METRICS = ["js_sim", "emd_sim", "tv", "top1"]
@@ -176,32 +177,148 @@ ALIGNMENT_CAPTION = (
 )
 
 
-def robustness_section(entry: Mapping) -> str:
-    """Steerability and US-centric gap per model (means over countries), extrapolability pairs."""
-    parts = []
-    steer, gap, extra = entry.get("steerability"), entry.get("us_centric_gap"), entry.get("extrapolability")
-    if steer is not None and not steer.empty:
+#: Per-country robustness rows are listed in the summary up to this many; beyond it, only per model.
+MAX_COUNTRY_ROWS = 40
+
+
+def _interval(row, value: str, low: str, high: str) -> str:
+    """``value [low, high]``, or just the value when the interval is missing."""
+    text = fmt(row.get(value))
+    lo, hi = row.get(low), row.get(high)
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return text
+    return f"{text} [{fmt(lo)}, {fmt(hi)}]"
+
+
+def _count_range(values: pd.Series) -> str:
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if values.empty:
+        return NA
+    low, high = fmt_count(values.min()), fmt_count(values.max())
+    return low if low == high else f"{low}–{high}"
+
+
+def _excludes_zero(frame: pd.DataFrame, low: str, high: str) -> str:
+    """How many intervals lie above 0 and how many below, as ``above / below``."""
+    if not {low, high} <= set(frame.columns):
+        return NA
+    return f"{int((frame[low] > 0).sum())} / {int((frame[high] < 0).sum())}"
+
+
+def _p_adjusted(row) -> str:
+    return fmt_p(row.get("p_adjusted")) if "p_adjusted" in row else NA
+
+
+def steerability_section(steer: pd.DataFrame | None, gap: pd.DataFrame | None) -> str:
+    """Per model: steerability and US-centric gap (raw, uniform respondent's, net) over countries,
+    with how many countries' 95 % intervals exclude 0; per country (up to `MAX_COUNTRY_ROWS` rows)
+    each number with its interval and item count."""
+    steer = steer if steer is not None else pd.DataFrame()
+    gap = gap if gap is not None else pd.DataFrame()
+    if steer.empty and gap.empty:
+        return ""
+    parts = ["Steerability = alignment (1 − JSD) under the country's persona − alignment of the same item "
+             "without a persona, in the same prompt language. US-centric gap = alignment of the model's answer "
+             "under the persona with the US survey − with the persona country's own; the uniform answer (1/K per "
+             "option) has a gap of its own on the same items and country (`uniform gap`), and `net gap` = gap − "
+             "uniform gap. Per country: mean over items, with a 95 % percentile interval from "
+             f"{robustness.N_BOOT} bootstrap resamples of the items (seed {robustness.SEED}); per model: mean over "
+             "countries, and how many countries' intervals lie above / below 0.\n"]
+    models = sorted(set(steer.get("model", pd.Series(dtype=str))) | set(gap.get("model", pd.Series(dtype=str))),
+                    key=str.casefold)
+    rows = []
+    for model in models:
+        s = steer[steer["model"] == model] if not steer.empty else steer
+        g = gap[gap["model"] == model] if not gap.empty else gap
+        row = [model]
+        if len(s):
+            row += [len(s), _count_range(s.get("n_items", pd.Series(dtype=float))), fmt(s["steerability"].mean()),
+                    fmt(s["steerability"].min()), fmt(s["steerability"].max()), _excludes_zero(s, "ci_low", "ci_high")]
+        else:
+            row += [0] + [NA] * 5
+        if len(g):
+            row += [len(g), _count_range(g.get("n_items", pd.Series(dtype=float))), fmt(g["us_centric_gap"].mean()),
+                    fmt(g["uniform_gap"].mean()) if "uniform_gap" in g else NA,
+                    fmt(g["net_gap"].mean()) if "net_gap" in g else NA, _excludes_zero(g, "net_ci_low", "net_ci_high")]
+        else:
+            row += [0] + [NA] * 5
+        rows.append(row)
+    parts.append(markdown_table(
+        ["model", "countries", "items", "steerability", "min", "max", "CI > 0 / < 0",
+         "countries (gap)", "items (gap)", "US-centric gap", "uniform gap", "net gap", "net CI > 0 / < 0"],
+        rows, align=["l"] + ["r"] * 12))
+    keys = ["model", "country"]
+    gap = gap.rename(columns={c: f"gap_{c}" for c in gap.columns if c not in keys})
+    per_country = steer if gap.empty else gap if steer.empty else steer.merge(gap, on=keys, how="outer")
+    if 0 < len(per_country) <= MAX_COUNTRY_ROWS:
         rows = []
-        for model, grp in steer.groupby("model"):
-            g = gap[gap["model"] == model] if gap is not None and not gap.empty else pd.DataFrame()
-            rows.append([model, len(grp), fmt(grp["steerability"].mean()),
-                         fmt(grp["steerability"].min()), fmt(grp["steerability"].max()),
-                         fmt(g["us_centric_gap"].mean()) if len(g) else NA, len(g)])
-        parts.append("Steerability = alignment under the country's persona − alignment without a persona "
-                     "(same items, same prompt language), averaged per country, then over countries. "
-                     "US-centric gap = alignment with the US survey − alignment with the persona country's own.\n")
-        parts.append(markdown_table(["model", "countries", "steerability", "min", "max", "US-centric gap", "countries (gap)"],
-                                    rows, align=["l", "r", "r", "r", "r", "r", "r"]))
-    if extra is not None and not extra.empty:
-        rows = [[r["model"], r["condition"], f"{r['part_a']} ↔ {r['part_b']}", fmt(r["spearman_rho"]),
-                 fmt_p(r["p"]), int(r["n_countries"]), r["note"] if isinstance(r["note"], str) else ""]
-                for _, r in extra.iterrows()]
-        split = extra["split_by"].iloc[0] if "split_by" in extra else "part"
-        parts.append(f"Extrapolability: Spearman ρ across countries between mean alignment on items of one "
-                     f"{split} and on items of another.\n")
-        parts.append(markdown_table(["model", "condition", "parts", "ρ", "p", "countries", "note"], rows,
-                                    align=["l", "l", "l", "r", "r", "r", "l"]))
+        for r in per_country.sort_values(keys).to_dict("records"):
+            rows.append([r["model"], r["country"], fmt_count(r.get("n_items")),
+                         _interval(r, "steerability", "ci_low", "ci_high"), fmt_count(r.get("gap_n_items")),
+                         _interval(r, "gap_us_centric_gap", "gap_ci_low", "gap_ci_high"),
+                         fmt(r.get("gap_uniform_gap")), _interval(r, "gap_net_gap", "gap_net_ci_low", "gap_net_ci_high")])
+        parts.append("Per country, mean [95 % CI]:\n")
+        parts.append(markdown_table(["model", "country", "items", "steerability", "items (gap)", "US-centric gap",
+                                     "uniform gap", "net gap"], rows, align=["l", "l", "r", "r", "r", "r", "r", "r"]))
+    elif len(per_country):
+        parts.append(f"Per-country values with intervals ({len(per_country)} rows): "
+                     "`robustness/steerability.csv`, `robustness/us_centric_gap.csv`.\n")
     return "\n".join(parts)
+
+
+def extrapolability_section(extra: pd.DataFrame | None) -> str:
+    """One row per test: ρ, raw p, adjusted p (method named in the text), countries, note."""
+    if extra is None or extra.empty:
+        return ""
+    method = str(extra["adjust_method"].iloc[0]) if "adjust_method" in extra else None
+    rows = [[r["model"], r["condition"], f"{r['part_a']} ↔ {r['part_b']}", fmt(r["spearman_rho"]),
+             fmt_p(r["p"]), _p_adjusted(r), fmt_count(r["n_countries"]),
+             r["note"] if isinstance(r["note"], str) else ""]
+            for r in extra.to_dict("records")]
+    split = extra["split_by"].iloc[0] if "split_by" in extra else "part"
+    adjusted = (f" `p adj.`: p adjusted across the {len(extra)} tests of this table ({method})."
+                if method else "")
+    return (f"Extrapolability: Spearman ρ across countries between mean alignment on items of one "
+            f"{split} and on items of another.{adjusted}\n\n"
+            + markdown_table(["model", "condition", "parts", "ρ", "p", "p adj.", "countries", "note"], rows,
+                             align=["l", "l", "l", "r", "r", "r", "r", "l"]))
+
+
+def rank_correlation_section(ranks: pd.DataFrame | None) -> str:
+    """Per model × condition × prompt language: the pooled Spearman ρ (n pairs, items, countries) and
+    the mean of the per-item ρ over the items where it is defined (with their count)."""
+    if ranks is None or ranks.empty:
+        return ""
+    keys = ["model", "condition", "prompt_lang"]
+    data = ranks.assign(**{k: ranks[k].astype(str) for k in keys})
+    items = data[data["level"] == "item"]
+    rank = {c: i for i, c in enumerate(_order_conditions(data["condition"]))}
+    rows = []
+    for r in sorted(data[data["level"] == "pooled"].to_dict("records"),
+                    key=lambda r: (r["model"].casefold(), rank[r["condition"]], r["prompt_lang"])):
+        own = items[(items[keys] == pd.Series({k: r[k] for k in keys})).all(axis=1)]["spearman_rho"].dropna()
+        rows.append([r["model"], r["condition"], r["prompt_lang"], fmt(r["spearman_rho"]), fmt_p(r["p"]),
+                     fmt_count(r["n"]), fmt_count(r["n_items"]), fmt_count(r["n_countries"]),
+                     fmt(own.mean()) if len(own) else NA, len(own),
+                     r["note"] if isinstance(r.get("note"), str) else ""])
+    text = ("Rank correlation across countries (Rystrøm et al. 2025): each cell reduced to one number for the "
+            "model and one for the survey — share of the first option for two-option items, expected scale "
+            "position for ordinal items, share of the survey's modal option (over countries) for nominal ones. "
+            "`pooled ρ`: Spearman over all (item, country) pairs (`pairs`); `item ρ`: mean over items of the "
+            "Spearman ρ across countries, over the `items (ρ)` items where it is defined (≥ 5 countries, "
+            "neither side constant).\n\n")
+    return text + markdown_table(
+        ["model", "condition", "prompt language", "pooled ρ", "p", "pairs", "items", "countries", "item ρ",
+         "items (ρ)", "note"], rows, align=["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "l"])
+
+
+def robustness_section(entry: Mapping) -> str:
+    """Steerability and US-centric gap (`steerability_section`), extrapolability
+    (`extrapolability_section`) and rank correlation across countries (`rank_correlation_section`)."""
+    parts = [steerability_section(entry.get("steerability"), entry.get("us_centric_gap")),
+             extrapolability_section(entry.get("extrapolability")),
+             rank_correlation_section(entry.get("rank_correlation"))]
+    return "\n".join(p for p in parts if p)
 
 
 def correlations_table(correlations: pd.DataFrame) -> str:

@@ -27,6 +27,7 @@ rule robustness:
         steerability="results/{study}/robustness/steerability.csv",
         us_centric_gap="results/{study}/robustness/us_centric_gap.csv",
         extrapolability="results/{study}/robustness/extrapolability.csv",
+        rank_correlation="results/{study}/robustness/rank_correlation.csv",
     params:
         part=lambda wc: "source" if study_spec(wc)["format"] == "goqa" else "topic",
     log:

@@ -68,7 +68,7 @@ def final_outputs():
         out += [f"results/{study}/figures/forest_{a}.png" for a in analyses(study)]
         if study in DIST_STUDIES:
             out.append(f"results/{study}/figures/models_vs_baselines.png")
-            out += [f"results/{study}/figures/{f}.png" for f in ("steerability", "stability")]
+            out += [f"results/{study}/figures/{f}.png" for f in ("steerability", "stability", "position_bias")]
             out += [f"results/{study}/figures/heatmap_{m}.png" for m in MODELS]
         else:
             out.append(f"results/{study}/figures/hofstede_scatter.png")
@@ -97,7 +97,7 @@ def summary_inputs(wildcards):
             files[f"{study}__stats__{a}"] = f"results/{study}/stats/{a}.csv"
         if study in DIST_STUDIES:
             files[f"{study}__alignment"] = f"results/{study}/alignment.parquet"
-            for name in ("steerability", "us_centric_gap", "extrapolability"):
+            for name in ("steerability", "us_centric_gap", "extrapolability", "rank_correlation"):
                 files[f"{study}__robustness__{name}"] = f"results/{study}/robustness/{name}.csv"
         else:
             files[f"{study}__correlations"] = f"results/{study}/hofstede/correlations.csv"

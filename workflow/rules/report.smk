@@ -56,6 +56,25 @@ rule steerability_figure:
         "../scripts/figures.py"
 
 
+rule position_bias_figure:
+    input:
+        distributions=distribution_files,
+    output:
+        report(
+            "results/{study}/figures/position_bias.png",
+            caption="../report/position_bias.rst",
+            category="{study}",
+            subcategory="robustness",
+            labels={"study": "{study}", "figure": "position bias"},
+        ),
+    log:
+        "logs/{study}/figures/position_bias.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/figures.py"
+
+
 rule stability_figure:
     input:
         alignment="results/{study}/alignment.parquet",

@@ -15,11 +15,13 @@ def main(sm):
     part = sm.params.part
     parts = items[part].where(~items[part].isin(["", "unknown"])).dropna()
     extra = robustness.extrapolability(table, parts).assign(split_by=part)
+    ranks = robustness.rank_correlation(table)
     steer.to_csv(sm.output.steerability, index=False)
     gap.to_csv(sm.output.us_centric_gap, index=False)
     extra.to_csv(sm.output.extrapolability, index=False)
-    logging.info("steerability for %d (model, country), US-centric gap for %d, %d extrapolability pairs by %s",
-                 len(steer), len(gap), len(extra), part)
+    ranks.to_csv(sm.output.rank_correlation, index=False)
+    logging.info("steerability for %d (model, country), US-centric gap for %d, %d extrapolability pairs by %s, "
+                 "%d rank correlations", len(steer), len(gap), len(extra), part, len(ranks))
 
 
 _common.run(snakemake, main)  # noqa: F821

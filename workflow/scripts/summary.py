@@ -38,7 +38,7 @@ def main(sm):
                 entry["stats"][key.split("__", 2)[2]] = pd.read_csv(path)
         if f"{study}__alignment" in inputs:
             entry["alignment"] = pd.read_parquet(inputs[f"{study}__alignment"])
-        for name in ("steerability", "us_centric_gap", "extrapolability"):
+        for name in ("steerability", "us_centric_gap", "extrapolability", "rank_correlation"):
             if f"{study}__robustness__{name}" in inputs:
                 entry[name] = pd.read_csv(inputs[f"{study}__robustness__{name}"])
         if f"{study}__correlations" in inputs:
