@@ -187,3 +187,12 @@ def test_summary_rank_correlation(tmp_path):
     # item ρ: mean of 0.5 and 0.1 over the 2 items where it is defined
     assert "| m | cross_national | en | 0.420 | <0.001 | 15 | 3 | 6 | 0.300 | 2 |  |" in text
     assert "Rystrøm" in text
+
+
+def test_summary_labels_frame_only_conditions(alignment, tmp_path):
+    """Linguistic prompting whose items stayed in English is labelled frame only in the table."""
+    data = alignment.assign(item_lang="en", language_mode="non_native")
+    data.loc[(data["condition"] == "linguistic") & (data["prompt_lang"] == "de"), "language_mode"] = "frame_only"
+    text = summary.write_summary(tmp_path / "s.md", {"toy": {"alignment": data}}).read_text()
+    assert "| toy-llm | model | linguistic (frame only) |" in text
+    assert "| toy-llm | model | cross_national |" in text

@@ -25,6 +25,7 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
 from . import metrics
+from .alignment import target_vectors
 
 CELL = ["model", "item_id", "country", "condition", "prompt_lang"]
 #: Bootstrap resamples (over items) and seed for every interval in this module.
@@ -144,21 +145,22 @@ def us_centric_gap(alignment: pd.DataFrame, targets: pd.DataFrame, reference: st
     - 95 % item-bootstrap intervals (`bootstrap_ci`): `ci_low`/`ci_high` for the gap,
       `net_ci_low`/`net_ci_high` for the net gap; `n_items` (distinct items), `n_cells`.
 
-    Items the reference country was not asked, or with a different number of options, are left out.
+    Items the reference country was not asked are left out. Both terms compare the cell's mean answer
+    distribution (`model_dist`) with a survey distribution, in base 2.
     """
     cols = ["model", "country", "us_centric_gap", "ci_low", "ci_high", "uniform_gap", "net_gap",
             "net_ci_low", "net_ci_high", "n_items", "n_cells"]
-    ref = {item: g.sort_values("option_index")["share"].to_numpy()
-           for item, g in targets[targets["country"] == reference].groupby("item_id")}
+    n_options = {item: len(dist) for item, dist in zip(alignment["item_id"], alignment["survey_dist"])}
+    us_targets = targets[(targets["country"] == reference) & targets["item_id"].isin(n_options)]
+    ref = {item: vec for (item, _), vec in target_vectors(us_targets, n_options).items()}
     cells = alignment[(alignment["condition"] == condition) & (alignment["country"] != reference)
                       & alignment["item_id"].isin(ref)]
     rows = []
-    for rec in cells[["model", "item_id", "country", "js_sim", "model_dist", "survey_dist"]].to_dict("records"):
-        q = ref[rec["item_id"]]
-        if len(q) != len(rec["model_dist"]) or len(q) != len(rec["survey_dist"]):
-            continue
+    for rec in cells[["model", "item_id", "country", "model_dist", "survey_dist"]].to_dict("records"):
+        q = ref[rec["item_id"]]  # same length as the cell's vectors: target_vectors checks the indices
         uniform = np.full(len(q), 1 / len(q))
-        gap = metrics.js_similarity(rec["model_dist"], q) - rec["js_sim"]
+        # both terms compare the cell's mean answer distribution (base 2), like with like
+        gap = metrics.js_similarity(rec["model_dist"], q) - metrics.js_similarity(rec["model_dist"], rec["survey_dist"])
         uniform_gap = metrics.js_similarity(uniform, q) - metrics.js_similarity(uniform, rec["survey_dist"])
         rows.append({"model": rec["model"], "country": rec["country"], "item_id": rec["item_id"], "gap": gap,
                      "uniform_gap": uniform_gap, "net": gap - uniform_gap})

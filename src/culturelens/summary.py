@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from culturelens import robustness
+from culturelens.prompts import condition_labels
 from culturelens.plots import CONDITION_ORDER, DIMENSIONS, pretty_term
 
 METRICS = ["js_sim", "emd_sim", "tv", "top1"]
@@ -140,6 +141,7 @@ def alignment_table(alignment: pd.DataFrame) -> str:
     models = (sorted(set(data["model"]) - baselines, key=str.casefold)
               + sorted(baselines, key=str.casefold))
     conditions = _order_conditions(data["condition"])
+    labels = condition_labels(data) if {"language_mode", "item_lang"} <= set(data.columns) else {}
     rows = []
     for model in models:
         for condition in conditions:
@@ -153,7 +155,7 @@ def alignment_table(alignment: pd.DataFrame) -> str:
 
             span = (f"[{cell('js_sim_min')}, {cell('js_sim_max')}]"
                     if {"js_sim_min", "js_sim_max"} <= set(means.columns) else NA)
-            rows.append([model, "baseline" if baseline[key] else "model", condition,
+            rows.append([model, "baseline" if baseline[key] else "model", labels.get(condition, condition),
                          int(grouped.size().get(key, 0)), int(all_cells[key]), cell("js_sim"), span,
                          cell("js_sim_of_mean"), *(cell(m) for m in METRICS[1:]),
                          cell("consistency"), cell("order_tv")])
