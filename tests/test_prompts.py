@@ -228,12 +228,12 @@ def test_placeholders_filled_with_the_target_country_or_flagged_without_one():
                                   option_orders=["listed"], survey_sha="x")
     text = {(r.item_id, r.condition, r.country, r.prompt_lang): json.loads(r.messages)[-1]["content"]
             for r in table.itertuples()}
-    # cross-national: the persona's name, in the item's language (English item → English name)
+    # cross-national: the persona's name, in the prompt language (CLDR)
     assert "Should Germany trade more?" in text[("p", "cross_national", "DE", "en")]
     assert "A. Germany should" in text[("p", "cross_national", "DE", "en")]
     assert "the way...[en] the leader of Germany...is handling" in text[("l", "cross_national", "DE", "en")]
-    # linguistic: the target country (German frame, English item: English name in the English sentence)
-    assert "Should Germany trade more?" in text[("p", "linguistic", "DE", "de")]
+    # linguistic: the target country, named in the prompt language (German frame, English item text)
+    assert "Should Deutschland trade more?" in text[("p", "linguistic", "DE", "de")]
     assert "Is United States safe?" in text[("n", "linguistic", "US", "en")]
     # default: no country; generic phrase of the item's language, flagged
     assert "Should [en] your country trade more?" in text[("p", "default", "none", "de")]

@@ -107,7 +107,7 @@ def condition_labels(table: pd.DataFrame) -> dict[str, str]:
 
 
 def fill_placeholders(text: str, country: str, lang: str, phrases: Mapping[str, str]) -> tuple[str, int]:
-    """Replace the survey-country placeholders in ``text`` (written in ``lang``); returns (text, count).
+    """Replace the survey-country placeholders in ``text``; the country is named in ``lang`` (CLDR).
 
     ``country`` is the target country's code, or ``none``: then the generic phrases are used.
     """
@@ -127,11 +127,13 @@ def fill_placeholders(text: str, country: str, lang: str, phrases: Mapping[str, 
     return PLACEHOLDER.subn(sub, text)
 
 
-def _filled_item(item: Mapping, country: str, phrases: Mapping[str, str]) -> tuple[Mapping, int]:
-    question, n = fill_placeholders(item["question"], country, item["lang"], phrases)
+def _filled_item(item: Mapping, country: str, phrases: Mapping[str, str], prompt_lang: str) -> tuple[Mapping, int]:
+    """The item with its placeholders filled: the country's name in the prompt language (CLDR), the
+    surrounding phrases ("the leader of …", "your country") in the item's own language."""
+    question, n = fill_placeholders(item["question"], country, prompt_lang, phrases)
     options = []
     for option in item["options"]:
-        filled, k = fill_placeholders(option, country, item["lang"], phrases)
+        filled, k = fill_placeholders(option, country, prompt_lang, phrases)
         options.append(filled)
         n += k
     return {**item, "question": question, "options": options}, n
@@ -226,7 +228,7 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
                 template = templates[lang]
                 item = _item_text(texts, lang)
                 phrases = (phrase_templates.get(item["lang"]) or template).country_phrases or template.country_phrases
-                item, n_filled = _filled_item(item, country, phrases) if has_placeholder(item) else (item, 0)
+                item, n_filled = _filled_item(item, country, phrases, lang) if has_placeholder(item) else (item, 0)
                 if n_filled:
                     with_placeholder.add(item_id)
                 unfilled = bool(n_filled) and country == NO_PERSONA
