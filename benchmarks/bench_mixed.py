@@ -331,7 +331,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", type=int, nargs="*", help="row counts (default 3.6k 5k 20k 50k 200k)")
     ap.add_argument("--statsmodels-max", type=int, default=5_000,
                     help="largest table given to statsmodels (default 5,000: too slow beyond; with "
-                         "the config formula it took ~10 min at 3,600 rows, 0 skips it)")
+                         "the config formula it took ~10 min at 3,600 rows and ~21 min at 5,000; 0 skips it)")
     ap.add_argument("--repeats", type=int, default=3, help="best of N for ours and lme4 (default 3)")
     args = ap.parse_args(argv)
     sizes = args.sizes or ([3_600, 5_000] if args.quick else DEFAULT_SIZES)
