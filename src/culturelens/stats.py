@@ -60,6 +60,8 @@ ENGINES: tuple[str, ...] = ("auto", "statsmodels", "sufficient")
 #: levels (the size of the Z it works on). Measured (2 CPUs, tables of 1k–5k rows, 120–2,100
 #: levels): 1.3 s at 1.2e5 cells, 4.7 s at 3e5, 10 s at 7e5, 73 s at 1e7 (5,000 rows × 2,100
 #: levels); the sufficient-statistics solver needs 0.1–0.2 s on each, so rows alone would not do.
+#: With a third factor of ~3,500 levels (answer_id, 3,600 rows) statsmodels took 292 s of CPU and
+#: the solver 10 s (lme4: 0.3 s); 774 s and 12 s at 5,000 rows (benchmarks/README.md).
 SUFFICIENT_FROM_ROWS = 5_000
 SUFFICIENT_FROM_CELLS = 200_000
 #: Optimisers tried in order until one reports convergence.
