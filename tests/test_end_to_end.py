@@ -101,10 +101,18 @@ def test_second_run_does_nothing(run):
 
 
 def test_rerun_never_requests_a_stored_response(run):
+    """A rerun of inference pays for nothing twice. Reference respondents are free and deterministic:
+    answered locally on every run (never sent, never stored) with the same answers; a real model's
+    rerun sends nothing (the server counts requests: test_api_model_through_the_whole_workflow)."""
+    before = pd.read_parquet(run / "results/wvs_stance/responses/oracle.parquet")
     shutil.rmtree(run / "results/wvs_stance/responses")
     snakemake(run, "--forcerun", "query_model", config=["studies=[wvs_stance]"])
     log = (run / "logs/query_model/oracle.log").read_text()
-    assert "sent 0 (" in log, log
+    assert "sent 0 (0 attempts), 0 from the store, answered locally " in log, log
+    assert not list((run / "store").glob("*/*.jsonl"))   # only the reference models ran: nothing stored
+    after = pd.read_parquet(run / "results/wvs_stance/responses/oracle.parquet")
+    same = [c for c in after.columns if c != "latency_s"]
+    pd.testing.assert_frame_equal(before[same].reset_index(drop=True), after[same].reset_index(drop=True))
 
 
 def test_bad_config_fails_before_any_job_naming_the_key(run):

@@ -301,3 +301,283 @@ def test_country_languages_table():
     assert row.loc["BE", "language"] == "" and row.loc["BE", "language_mode"] == "none"
     assert "nl" in row.loc["BE", "reason"] and row.loc["JP", "language_mode"] == "none"
     assert row.loc["DE", "name"] == babel.Locale("en").territories["DE"]
+
+
+# --------------------------------------------------------------------------- the fast renderer is the old one
+
+def _parquet(table) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    table.to_parquet(buf)
+    return buf.getvalue()
+
+
+def _same_as_old(items, eligible, **kw):
+    new_table, new_notes = prompts.render(items, eligible, **kw)
+    old_table, old_notes = _old_render(items, eligible, **kw)
+    assert list(new_table.dtypes) == list(old_table.dtypes)
+    pd.testing.assert_frame_equal(new_table, old_table, check_exact=True)
+    assert _parquet(new_table) == _parquet(old_table)   # byte-identical prompts.parquet
+    assert new_notes == old_notes
+    return new_table
+
+
+def _shipped_study(name):
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    spec = config["catalog"]["studies"][name]
+    paths = {k: str(ROOT / v) for k, v in spec["paths"].items()}
+    tables = surveys.load(spec["format"], name, paths)
+    items, targets, _ = surveys.exclude_flagged(tables.items, tables.targets)
+    items, targets = surveys.substantive_view(items, targets, spec.get("keep_non_substantive", False))
+    if len(targets):   # as workflow/scripts/render_prompts.py
+        eligible = targets.groupby("item_id")["country"].unique().map(sorted).to_dict()
+    else:
+        eligible = {i: sorted(tables.scores["country"].unique()) for i in items["item_id"].unique()}
+    return items, eligible, spec["format"] == "wvs_stance"
+
+
+@pytest.mark.parametrize("study", ["goqa", "vsm2013", "wvs_stance"])
+def test_fast_renderer_is_byte_identical_to_the_old_one_on_the_shipped_studies(study):
+    items, eligible, stance = _shipped_study(study)
+    shipped = templates.load_dir(ROOT / "resources" / "templates")
+    conditions = {"default": {"persona": False, "languages": ["en", "de", "zh"]},
+                  "cross_national": {"persona": True, "languages": ["en", "ja"]},
+                  "linguistic": {"persona": False, "languages": "native"}}
+    table = _same_as_old(items, eligible, study=study, stance=stance, conditions=conditions, templates=shipped,
+                         paraphrases=2, option_orders=["listed", "reversed"], survey_sha="x",
+                         phrase_templates=shipped)
+    assert len(table) > 1000 and table["prompt_id"].nunique() > 100
+
+
+@pytest.mark.parametrize("stance", [False, True])
+def test_fast_renderer_is_byte_identical_on_hand_made_templates(stance):
+    """Including a paraphrase with the persona at the very end (rendered row by row) and placeholders."""
+    odd = dict(para("en", 4), id="en-4", user="{question}\n{options}\n{instruction}\n{persona}")
+    quote = dict(para("en", 5), id="en-5", persona='"Du" lebst in {country}\t\\ "quoted".')
+    tpl = {**TEMPLATES, "en": Template("en", {}, "Answer:", (*TEMPLATES["en"].paraphrases, odd, quote), "en",
+                                       "Give JSON like {example}.", TEMPLATES["en"].country_phrases)}
+    items = pd.concat([ITEMS, PH_ITEMS], ignore_index=True)
+    eligible = {**ELIGIBLE, "p": ["DE", "US", "GB-NIR"], "l": ["DE"], "n": ["US", "JP"]}
+    for paraphrases in (1, 5):
+        _same_as_old(items, eligible, study="s", stance=stance, conditions=CONDITIONS, templates=tpl,
+                     paraphrases=paraphrases, option_orders=["reversed", "listed"], survey_sha="x")
+    empty, notes = prompts.render(items, {}, study="s", stance=stance, conditions=CONDITIONS, templates=tpl,
+                                  paraphrases=1, option_orders=["listed"], survey_sha="x")
+    old_empty, old_notes = _old_render(items, {}, study="s", stance=stance, conditions=CONDITIONS, templates=tpl,
+                                       paraphrases=1, option_orders=["listed"], survey_sha="x")
+    assert empty.empty and _parquet(empty) == _parquet(old_empty) and notes == old_notes
+
+
+# --------------------------------------------------------------------------- frozen renderer
+# The renderer as it was before it was optimised (commit cdb0239), kept verbatim (renamed `_old_*`)
+# so that the fast renderer can be checked for byte-identical output on the shipped studies.
+# Do not "fix" it: it is the reference.
+
+import hashlib  # noqa: E402
+import re  # noqa: E402
+from collections.abc import Iterable, Mapping  # noqa: E402
+
+from culturelens.errors import InputError  # noqa: E402
+
+NO_PERSONA = prompts.NO_PERSONA
+LABELS = prompts.LABELS
+PLACEHOLDER = prompts.PLACEHOLDER
+
+
+def _old_prompt_id(messages: list[dict], labels: list[str], shown: list[int]) -> str:
+    """First 16 hex digits of sha256 over what the model sees and how answers map to options."""
+    blob = json.dumps([messages, labels, shown], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _old_targets_for(condition: Mapping, language_spec, eligible: list[str], available: Iterable[str]):
+    """(persona, country, prompt_lang) triples one condition asks for, for one item.
+
+    `language_spec` is a list of languages or "native" (each country's main language with a template).
+    Without a persona and with fixed languages there is one target, `none`: the prompt is compared
+    with every country.
+    """
+    available = set(available)
+    persona = condition["persona"]
+    if language_spec != "native":
+        langs = list(language_spec)
+        if not persona:
+            return [(NO_PERSONA, NO_PERSONA, lang) for lang in langs]
+        return [(c, c, lang) for c in eligible for lang in langs]
+    out = []
+    for c in eligible:
+        lang = countries.native_language(c, available)
+        if lang is not None:
+            out.append((c if persona else NO_PERSONA, c, lang))
+    return out
+
+
+def _old_language_mode(country: str, prompt_lang: str, item_lang: str) -> str:
+    """``native``, ``frame_only`` or ``non_native`` (see the module docstring).
+
+    ``native`` needs both: the prompt language is a main language of the country (CLDR,
+    ``countries.main_languages``) and the item text is in that language.
+    """
+    if item_lang != prompt_lang:
+        return "frame_only"
+    if country != NO_PERSONA and prompt_lang in countries.main_languages(country):
+        return "native"
+    return "non_native"
+
+
+
+def _old_fill_placeholders(text: str, country: str, lang: str, phrases: Mapping[str, str]) -> tuple[str, int]:
+    """Replace the survey-country placeholders in ``text``; the country is named in ``lang`` (CLDR).
+
+    ``country`` is the target country's code, or ``none``: then the generic phrases are used.
+    """
+    if not phrases:
+        raise InputError("<templates>", "country_phrases", f"phrases for placeholders in '{lang}' item text")
+
+    def sub(match: re.Match) -> str:
+        leader = bool(match.group("leader"))
+        if country == NO_PERSONA:
+            out = phrases["your_country_leader" if leader else "your_country"]
+        else:
+            name = countries.name(country, lang)
+            out = phrases["country_leader"].format(country=name) if leader else name
+        # "(Survey country) should leave …" starts a sentence: "Your country should leave …"
+        return out[:1].upper() + out[1:] if match.group(0)[1].isupper() else out
+
+    return PLACEHOLDER.subn(sub, text)
+
+
+def _old_filled_item(item: Mapping, country: str, phrases: Mapping[str, str], prompt_lang: str) -> tuple[Mapping, int]:
+    """The item with its placeholders filled: the country's name in the prompt language (CLDR), the
+    surrounding phrases ("the leader of …", "your country") in the item's own language."""
+    question, n = _old_fill_placeholders(item["question"], country, prompt_lang, phrases)
+    options = []
+    for option in item["options"]:
+        filled, k = _old_fill_placeholders(option, country, prompt_lang, phrases)
+        options.append(filled)
+        n += k
+    return {**item, "question": question, "options": options}, n
+
+
+def _old_has_placeholder(item: Mapping) -> bool:
+    return any(PLACEHOLDER.search(t) for t in [item["question"], *item["options"]])
+
+
+def _old_item_text(rows_by_lang: Mapping[str, Mapping], lang: str) -> Mapping:
+    """The item in the prompt language if translated, else in English (or its only language)."""
+    if lang in rows_by_lang:
+        return rows_by_lang[lang]
+    return _old_fallback(rows_by_lang)
+
+
+def _old_fallback(rows_by_lang: Mapping[str, Mapping]) -> Mapping:
+    if "en" in rows_by_lang:
+        return rows_by_lang["en"]
+    return next(iter(rows_by_lang.values()))
+
+
+
+def _old_render_one(template: Template, para: Mapping, item: Mapping, persona: str, prompt_lang: str,
+               order: str, stance: bool) -> dict:
+    """Render one prompt: messages, labels and the option indices in display order."""
+    if stance:
+        question = para["stance_question"].format(statement=item["question"])
+        option_texts = list(para["stance_options"])
+    else:
+        question = item["question"]
+        option_texts = list(item["options"])
+    shown = list(range(len(option_texts)))
+    if order == "reversed":
+        shown.reverse()
+    labels = list(LABELS[: len(shown)])
+    options_block = "\n".join(
+        para["option_line"].format(label=lab, option=option_texts[i]) for lab, i in zip(labels, shown)
+    )
+    persona_text = ""
+    if persona != NO_PERSONA:
+        persona_text = para["persona"].format(country=countries.name(persona, prompt_lang)) + "\n\n"
+    system = [{"role": "system", "content": para["system"]}] if para["system"] else []
+
+    def user(instruction: str, cue: str) -> list[dict]:
+        text = para["user"].format(persona=persona_text, question=question, options=options_block,
+                                   instruction=instruction).rstrip()
+        return system + [{"role": "user", "content": f"{text}\n{cue}" if cue else text}]
+
+    # the verbalised variant asks for a JSON probability per label instead of one letter
+    example = json.dumps({lab: round(1 / len(labels), 2) for lab in labels})
+    verbal = template.verbalized_instruction.replace("{example}", example)
+    return {"messages": user(para["instruction"], template.answer_cue), "labels": labels, "shown_options": shown,
+            "messages_verbalized": user(verbal, "")}
+
+
+def _old_render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str, stance: bool,
+           conditions: Mapping[str, Mapping], templates: Mapping[str, Template], paraphrases: int,
+           option_orders: list[str], survey_sha: str,
+           phrase_templates: Mapping[str, Template] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Render every prompt the configuration asks for; returns (prompts, notes).
+
+    `eligible[item_id]` lists the countries with survey data for that item (already restricted to
+    the configured countries); items with none are not rendered. `phrase_templates` (default:
+    `templates`) supply the placeholder phrases in the item's language (English for an English item
+    shown in a Chinese frame), falling back to the prompt language's template.
+    """
+    phrase_templates = {**templates, **(phrase_templates or {})}
+    rows, notes = [], []
+    by_item: dict[str, dict[str, Mapping]] = {}
+    for rec in items.to_dict("records"):
+        by_item.setdefault(rec["item_id"], {})[rec["lang"]] = rec
+    unscored = [i for i in by_item if not eligible.get(i)]
+    if unscored:
+        notes.append(f"{len(unscored)} items have no survey data for the selected countries and were not rendered")
+    skipped_native: set[str] = set()
+    with_placeholder: set[str] = set()
+    too_few = [i for i, texts in by_item.items() if len(next(iter(texts.values()))["options"]) < 2 and not stance]
+    if too_few:
+        notes.append(f"{len(too_few)} items have fewer than two answer options left and were not rendered")
+    for item_id, texts in by_item.items():
+        countries_here = eligible.get(item_id) or []
+        if not countries_here or item_id in too_few:
+            continue
+        for cond_name, cond in conditions.items():
+            triples = _old_targets_for(cond, cond["languages"], countries_here, templates)
+            if cond["languages"] == "native":
+                covered = {c for _, c, _ in triples}
+                skipped_native.update(set(countries_here) - covered)
+            for persona, country, lang in triples:
+                if lang not in templates:
+                    raise KeyError(f"no template for prompt language '{lang}'")
+                template = templates[lang]
+                item = _old_item_text(texts, lang)
+                phrases = (phrase_templates.get(item["lang"]) or template).country_phrases or template.country_phrases
+                item, n_filled = _old_filled_item(item, country, phrases, lang) if _old_has_placeholder(item) else (item, 0)
+                if n_filled:
+                    with_placeholder.add(item_id)
+                unfilled = bool(n_filled) and country == NO_PERSONA
+                mode = _old_language_mode(country, lang, item["lang"])
+                for p_index, para in enumerate(template.paraphrases[:paraphrases]):
+                    for order in option_orders:
+                        r = _old_render_one(template, para, item, persona, lang, order, stance)
+                        rows.append({
+                            "study": study, "item_id": item_id, "item_lang": item["lang"],
+                            "prompt_lang": lang, "item_in_prompt_lang": item["lang"] == lang,
+                            "language_mode": mode, "placeholder_unfilled": unfilled,
+                            "condition": cond_name, "persona": persona,
+                            "country": country, "template_id": para["id"], "paraphrase": p_index,
+                            "option_order": order, "shown_options": r["shown_options"],
+                            "labels": r["labels"], "messages": json.dumps(r["messages"], ensure_ascii=False),
+                            "messages_verbalized": json.dumps(r["messages_verbalized"], ensure_ascii=False),
+                            "prompt_id": _old_prompt_id(r["messages"], r["labels"], r["shown_options"]),
+                            "template_sha": template.sha, "survey_sha": survey_sha,
+                        })
+    if skipped_native:
+        notes.append(
+            f"linguistic prompting: no template in the main language of {len(skipped_native)} countries "
+            f"({', '.join(sorted(skipped_native))}); they are evaluated under the other conditions only"
+        )
+    table = pd.DataFrame(rows, columns=prompts.COLUMNS)
+    notes += prompts._language_notes(table, by_item, with_placeholder)
+    return table, notes
+

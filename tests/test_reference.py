@@ -1,4 +1,4 @@
-"""Reference respondents answer through the same store and parsers as real models."""
+"""Reference respondents answer through the same engine path and parsers as real models (not the store)."""
 
 import json
 import math
@@ -124,20 +124,36 @@ def test_other_elicitation_methods_parse(method):
     assert np.allclose([got[0], got[1], got[2]], [0.1, 0.2, 0.7], atol=0.06)
 
 
-def test_engine_never_asks_twice(tmp_path):
+def test_engine_answers_locally_without_the_store_and_identically_every_time(tmp_path):
+    """Free and deterministic: nothing is written to (or read from) the store; a rerun answers again,
+    identically, and the table is what a stored first run gives (cached False, same payloads)."""
     spec = {"provider": "reference", "respondent": "oracle", "n": 100, "seed": 3, "elicitation": LOGPROBS}
-    rows = pd.DataFrame([prompt("US"), prompt("JP"), prompt("US", shown=(2, 1, 0))])
+    rows = pd.DataFrame([prompt("US"), prompt("JP"), prompt("US", shown=(2, 1, 0)), prompt("none")])
     b = backends.make("o", spec, targets=TARGETS)
+    assert b.stored is False
     calls = []
     original = b.answer
     b.answer = lambda req: calls.append(req) or original(req)
     with ResponseStore(tmp_path, "o") as store:
         first, stats = engine.run(rows, b, store)
-    assert stats.sent == 3 and len(calls) == 3
+    assert len(calls) == 4 and (stats.sent, stats.cached, stats.local, stats.attempts) == (0, 0, 4, 0)
+    assert (stats.ok, stats.abstained) == (3, 1)
+    assert "sent 0 (0 attempts), 0 from the store, answered locally 4; ok 3, abstained 1" in stats.line()
+    assert not list((tmp_path / "o").glob("*.jsonl")) and len(ResponseStore(tmp_path, "o")) == 0
     with ResponseStore(tmp_path, "o") as store:
         second, stats = engine.run(rows, b, store)
-    assert stats.sent == 0 and stats.cached == 3 and len(calls) == 3
-    assert first["payload"].tolist() == second["payload"].tolist()
+    assert len(calls) == 8 and stats.local == 4
+    assert not first["cached"].any() and not second["cached"].any()
+    cols = [c for c in engine.RESPONSE_COLUMNS if c != "latency_s"]
+    pd.testing.assert_frame_equal(first[cols], second[cols])
+    # the same table as the store gave when reference answers were stored (first run)
+    b.stored = True
+    with ResponseStore(tmp_path / "stored", "o") as store:
+        stored_run, stats = engine.run(rows, b, store)
+    assert stats.sent == 4 and stats.local == 0 and len(ResponseStore(tmp_path / "stored", "o")) == 4
+    pd.testing.assert_frame_equal(first[cols], stored_run[cols])
+    dist, _ = elicit.distributions(rows.assign(**{k: "x" for k in elicit.META if k not in rows}), first, "logprobs")
+    assert set(dist["country"]) == {"US", "JP"}
 
 
 def test_engine_records_failures(tmp_path):
@@ -149,9 +165,10 @@ def test_engine_records_failures(tmp_path):
     b.send = fails
     with ResponseStore(tmp_path, "u") as store:
         responses, stats = engine.run(pd.DataFrame([prompt("US")]), b, store)
-    assert stats.failed == {"bad_request": 1}
+    assert stats.failed == {"bad_request": 1} and stats.local == 1
     assert responses.iloc[0]["error"] == "HTTP 400: no such option"
-    assert ResponseStore(tmp_path, "u").failures(responses.iloc[0]["key"]) == 1
+    assert responses.iloc[0]["error_kind"] == "bad_request" and responses.iloc[0]["status"] == "failed"
+    assert ResponseStore(tmp_path, "u").failures(responses.iloc[0]["key"]) == 0   # reported, not stored
 
 
 def test_engine_records_unexpected_client_errors_and_goes_on(tmp_path):

@@ -234,8 +234,9 @@ def _subnational_names() -> dict[tuple[str, str], str]:
     return out
 
 
+@lru_cache(maxsize=None)
 def name(code: str, lang: str) -> str:
-    """The country's name in language ``lang``.
+    """The country's name in language ``lang`` (cached: the CLDR data and the shipped table are fixed).
 
     Countries: CLDR's name in that language (via babel). Sub-national ISO 3166-2 codes (``GB-NIR``)
     have no CLDR name (babel ships no subdivision names): they come from
@@ -305,13 +306,19 @@ def main_languages(code: str) -> list[str]:
     languages without a two-letter code (``gsw``, ``fil``) are left out. Sub-national codes use their
     country's languages (``GB-NIR`` → ``GB``).
     """
+    return list(_main_languages(code))
+
+
+@lru_cache(maxsize=None)
+def _main_languages(code: str) -> tuple[str, ...]:
+    """main_languages, cached (CLDR data is fixed for the process)."""
     langs = _languages(_country(code))
     official = [e for e in langs if e["official"]]
     if official:
         chosen = [e for e in official if e is official[0] or e["share"] >= MAIN_LANGUAGE_MIN_SHARE]
     else:
         chosen = [e for e in langs if e["share"] >= MAIN_LANGUAGE_MIN_SHARE] or langs[:1]
-    return [e["lang"] for e in chosen]
+    return tuple(e["lang"] for e in chosen)
 
 
 def native_language(code: str, available: Iterable[str]) -> str | None:

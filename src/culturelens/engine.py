@@ -9,6 +9,12 @@
   provider's message and their kind, and reported, never dropped.
 - Requests are sent in the order of their text so prompts sharing a persona prefix run together
   (prefix caching on vLLM).
+- Backends that answer locally, for free and deterministically (the reference respondents: their
+  class says `stored = False`) bypass the store: every run answers them again through the same
+  request / send / record path, nothing is looked up or written (a stored answer would cost more to
+  keep and read than to recompute: ~1.4 KB a record). Their rows in the responses table are as a
+  stored run's first answers (`cached` False, same status, payload, error); RunStats counts them as
+  `answered locally`, not as sent.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class RunStats:
     unique_requests: int = 0
     sent: int = 0
     cached: int = 0
+    local: int = 0          # answered by a backend that is not stored (free, deterministic, in-process)
     ok: int = 0
     abstained: int = 0
     failed: Counter = field(default_factory=Counter)   # kind → count
@@ -57,7 +64,8 @@ class RunStats:
         """The final per-model line."""
         failures = ", ".join(f"{n} {k}" for k, n in sorted(self.failed.items())) or "none"
         return (f"{self.model}: {self.unique_requests} distinct requests for {self.prompt_rows} prompt rows; "
-                f"sent {self.sent} ({self.attempts} attempts), {self.cached} from the store; "
+                f"sent {self.sent} ({self.attempts} attempts), {self.cached} from the store"
+                f"{f', answered locally {self.local}' if self.local else ''}; "
                 f"ok {self.ok}, abstained {self.abstained}, failed {sum(self.failed.values())} ({failures}); "
                 f"tokens {self.prompt_tokens} in / {self.completion_tokens} out; cost ${self.cost_usd:.4f}; "
                 f"{self.seconds:.1f} s")
@@ -148,7 +156,11 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore, limits
     t0 = time.perf_counter()
     keys, requests = plan(prompts, backend)
     stats = RunStats(backend.name, prompt_rows=len(prompts), unique_requests=len(requests))
-    todo = sorted((k for k in requests if k not in store), key=lambda k: json.dumps(requests[k].get("messages")))
+    stored = getattr(backend, "stored", True)
+    if stored:
+        todo = sorted((k for k in requests if k not in store), key=lambda k: json.dumps(requests[k].get("messages")))
+    else:   # answered in this process: no store, no order to optimise
+        todo = list(requests)
     stats.cached = len(requests) - len(todo)
     bar = Progress(backend.name, len(requests), stats.cached, progress)
     limiter = RateLimiter(limits)
@@ -165,12 +177,18 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore, limits
             except asyncio.QueueEmpty:
                 return
             record = await _send_one(key, requests[key], backend, limits, limiter, deadline)
-            store.put(record)
+            if stored:
+                store.put(record)
             fresh[key] = record
             bar.update(record["status"] == "failed", record["cost_usd"])
 
     try:
-        if getattr(backend, "use_batch", False) and todo:
+        if not stored:
+            # one at a time through the same path as a real request (errors recorded the same way);
+            # concurrency would only add scheduling work to an answer computed in this process
+            for key in todo:
+                fresh[key] = await _send_one(key, requests[key], backend, limits, limiter, deadline)
+        elif getattr(backend, "use_batch", False) and todo:
             from .batch import run_batches
 
             waiting = await run_batches(backend, store, {k: requests[k] for k in todo}, deadline,
@@ -191,22 +209,31 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore, limits
         bar.close()
         await backend.aclose()
     for record in fresh.values():
-        stats.sent += record["status"] != "failed" or record["attempts"] > 0
+        answered = record["status"] != "failed" or record["attempts"] > 0
+        if not stored:
+            stats.local += answered
+            continue
+        stats.sent += answered
         stats.attempts += record["attempts"]
         usage = record.get("usage") or {}
         stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
         stats.completion_tokens += int(usage.get("completion_tokens") or 0)
         stats.cost_usd += record["cost_usd"]
     rows = []
+    payloads: dict[str, str] = {}   # key → payload JSON (prompt rows sharing a request share it)
     for prompt, key in zip(prompts[["prompt_id", "condition", "country"]].to_dict("records"), keys):
-        record = fresh.get(key) or store.get(key) or {"status": "failed", "error": "not answered"}
+        record = fresh.get(key) or (store.get(key) if stored else None) or {"status": "failed",
+                                                                             "error": "not answered"}
+        payload = payloads.get(key)
+        if payload is None:
+            payload = payloads[key] = json.dumps(record.get("payload"), ensure_ascii=False)
         rows.append({**prompt, "key": key, "status": record["status"], "cached": key not in fresh,
                      "error": record.get("error"), "error_kind": record.get("error_kind"),
                      "attempts": record.get("attempts", 0), "latency_s": record.get("latency_s"),
                      "cost_usd": record.get("cost_usd", 0.0) if key in fresh else 0.0,
-                     "payload": json.dumps(record.get("payload"), ensure_ascii=False)})
+                     "payload": payload})
     for key in requests:
-        status = (fresh.get(key) or store.get(key) or {"status": "failed"})["status"]
+        status = (fresh.get(key) or (store.get(key) if stored else None) or {"status": "failed"})["status"]
         if status == "failed":
             stats.failed[(fresh.get(key) or {}).get("error_kind") or "unknown"] += 1
         elif status == "abstained":

@@ -156,9 +156,21 @@ def _fallback(rows_by_lang: Mapping[str, Mapping]) -> Mapping:
     return next(iter(rows_by_lang.values()))
 
 
+def _persona_text(para: Mapping, persona: str, prompt_lang: str) -> str:
+    """The persona sentence (and the blank line after it), or "" without a persona."""
+    if persona == NO_PERSONA:
+        return ""
+    return para["persona"].format(country=countries.name(persona, prompt_lang)) + "\n\n"
+
+
 def render_one(template: Template, para: Mapping, item: Mapping, persona: str, prompt_lang: str,
                order: str, stance: bool) -> dict:
     """Render one prompt: messages, labels and the option indices in display order."""
+    return _render_with(template, para, item, _persona_text(para, persona, prompt_lang), order, stance)
+
+
+def _render_with(template: Template, para: Mapping, item: Mapping, persona_text: str, order: str,
+                 stance: bool) -> dict:
     if stance:
         question = para["stance_question"].format(statement=item["question"])
         option_texts = list(para["stance_options"])
@@ -172,9 +184,6 @@ def render_one(template: Template, para: Mapping, item: Mapping, persona: str, p
     options_block = "\n".join(
         para["option_line"].format(label=lab, option=option_texts[i]) for lab, i in zip(labels, shown)
     )
-    persona_text = ""
-    if persona != NO_PERSONA:
-        persona_text = para["persona"].format(country=countries.name(persona, prompt_lang)) + "\n\n"
     system = [{"role": "system", "content": para["system"]}] if para["system"] else []
 
     def user(instruction: str, cue: str) -> list[dict]:
@@ -183,10 +192,96 @@ def render_one(template: Template, para: Mapping, item: Mapping, persona: str, p
         return system + [{"role": "user", "content": f"{text}\n{cue}" if cue else text}]
 
     # the verbalised variant asks for a JSON probability per label instead of one letter
-    example = json.dumps({lab: round(1 / len(labels), 2) for lab in labels})
-    verbal = template.verbalized_instruction.replace("{example}", example)
+    verbal = template.verbalized_instruction.replace("{example}", _example(len(labels)))
     return {"messages": user(para["instruction"], template.answer_cue), "labels": labels, "shown_options": shown,
             "messages_verbalized": user(verbal, "")}
+
+
+# Rendering at scale. Rows differ from each other mostly by the persona sentence, so each (item text,
+# prompt language, paraphrase, option order) is rendered once with a sentinel in the persona's place,
+# serialised (the `messages` JSON, the verbalised variant, and the JSON the prompt_id hashes) and cut
+# at the sentinel; a row is then the pieces joined by its JSON-escaped persona sentence. JSON string
+# escaping is per character, so this is byte-identical to serialising each row's messages (pinned by
+# tests/test_prompts.py against the former per-row renderer). A variant where that does not hold
+# (the persona at the very end of the text, which `rstrip` would touch, or the sentinel in the input)
+# is rendered row by row as before.
+_SENTINEL = "\ue000culturelens:persona\ue001"
+_escape = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) does to a str
+
+
+def _json_text(text: str) -> str:
+    return _escape(text)[1:-1]
+
+
+def _example(k: int) -> str:
+    """The example answer of the verbalised instruction for k labels (cached: it depends on k only)."""
+    out = _EXAMPLES.get(k)
+    if out is None:
+        labels = LABELS[:k]
+        out = _EXAMPLES[k] = json.dumps({lab: round(1 / len(labels), 2) for lab in labels})
+    return out
+
+
+_EXAMPLES: dict[int, str] = {}
+
+
+def _plain(messages: list[dict]) -> bool:
+    """Each message is exactly {"role": str, "content": str}, in that order (what _render_with builds)."""
+    return all(type(m) is dict and list(m) == ["role", "content"] and type(m["role"]) is str
+               and type(m["content"]) is str for m in messages)
+
+
+def _dumps(messages: list[dict]) -> str:
+    """json.dumps(messages, ensure_ascii=False) for a list of {"role", "content"} messages (faster)."""
+    if _plain(messages):
+        return "[" + ", ".join(f'{{"role": {_escape(m["role"])}, "content": {_escape(m["content"])}}}'
+                               for m in messages) + "]"
+    return json.dumps(messages, ensure_ascii=False)
+
+
+def _id_blob(messages: list[dict], labels: list[str], shown: list[int]) -> str:
+    """What prompt_id hashes: the compact JSON of [messages, labels, shown]."""
+    return json.dumps([messages, labels, shown], ensure_ascii=False, separators=(",", ":"))
+
+
+def _id_blob_fast(messages: list[dict], labels: list[str], shown: list[int]) -> str:
+    if (_plain(messages) and all(type(lab) is str for lab in labels) and all(type(i) is int for i in shown)):
+        return ("[[" + ",".join(f'{{"role":{_escape(m["role"])},"content":{_escape(m["content"])}}}'
+                                for m in messages)
+                + "],[" + ",".join(map(_escape, labels)) + "],[" + ",".join(map(str, shown)) + "]]")
+    return _id_blob(messages, labels, shown)
+
+
+def _variant(template: Template, para: Mapping, item: Mapping, order: str, stance: bool) -> tuple:
+    """(labels, shown, pieces of messages, of messages_verbalized, of the prompt_id blob) or, where
+    the pieces cannot be joined safely, (labels, shown, None, None, None)."""
+    r = _render_with(template, para, item, _SENTINEL, order, stance)
+    labels, shown = r["labels"], r["shown_options"]
+    inputs = [item["question"], *item["options"], template.answer_cue, template.verbalized_instruction,
+              *(v for v in para.values() if isinstance(v, str)), *para["stance_options"]]
+    if (_SENTINEL[0] in "".join(inputs)
+            or any(m["content"].endswith(_SENTINEL) for k in ("messages", "messages_verbalized") for m in r[k])):
+        return labels, shown, None, None, None
+    return (labels, shown, _dumps(r["messages"]).split(_SENTINEL), _dumps(r["messages_verbalized"]).split(_SENTINEL),
+            _id_blob_fast(r["messages"], labels, shown).split(_SENTINEL))
+
+
+class _Variants:
+    """The variants (paraphrase × option order) of one item text in one prompt language, as columns."""
+
+    __slots__ = ("paraphrase", "option_order", "template_id", "labels", "shown", "messages", "verbalized", "blob",
+                 "safe")
+
+    def __init__(self, rows: list[tuple]):
+        (self.paraphrase, self.option_order, self.template_id, self.labels, self.shown, self.messages,
+         self.verbalized, self.blob) = (list(col) for col in zip(*rows)) if rows else ([] for _ in range(8))
+        self.safe = all(m is not None for m in self.messages)
+
+
+def _variants(template: Template, paras: tuple, per_variant: list[tuple[int, str]], item: Mapping,
+              stance: bool) -> _Variants:
+    return _Variants([(p_index, order, paras[p_index]["id"], *_variant(template, paras[p_index], item, order, stance))
+                      for p_index, order in per_variant if p_index < len(paras)])
 
 
 def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str, stance: bool,
@@ -199,9 +294,13 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
     the configured countries); items with none are not rendered. `phrase_templates` (default:
     `templates`) supply the placeholder phrases in the item's language (English for an English item
     shown in a Chinese frame), falling back to the prompt language's template.
+
+    Rows are built column by column; rows of one variant share their `labels` and `shown_options`
+    list objects (read them, do not mutate them in place).
     """
     phrase_templates = {**templates, **(phrase_templates or {})}
-    rows, notes = [], []
+    notes = []
+    cols: dict[str, list] = {c: [] for c in COLUMNS}
     by_item: dict[str, dict[str, Mapping]] = {}
     for rec in items.to_dict("records"):
         by_item.setdefault(rec["item_id"], {})[rec["lang"]] = rec
@@ -210,12 +309,24 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
         notes.append(f"{len(unscored)} items have no survey data for the selected countries and were not rendered")
     skipped_native: set[str] = set()
     with_placeholder: set[str] = set()
+    # what the notes need, counted while rendering (instead of grouping the table afterwards)
+    rendered_in: dict[str, set[str]] = {}                  # prompt language → items rendered in it
+    unfilled_rows, unfilled_items = 0, set()
+    mix: dict[str, dict[tuple[str, str, str], int]] = {}   # condition → (prompt_lang, item_lang, mode) → rows
     too_few = [i for i, texts in by_item.items() if len(next(iter(texts.values()))["options"]) < 2 and not stance]
     if too_few:
         notes.append(f"{len(too_few)} items have fewer than two answer options left and were not rendered")
+    too_few_set = set(too_few)
+    variants: dict[tuple, list] = {}       # (item_id, prompt_lang, filled country) → per (paraphrase, order)
+    personas: dict[tuple, list[str]] = {}  # (persona, prompt_lang) → JSON-escaped persona text per paraphrase
+    placeholder_in: dict[int, bool] = {}
+    append = {c: cols[c].append for c in COLUMNS}
+    ext = {c: cols[c].extend for c in COLUMNS}
+    per_variant = [(p_index, order) for p_index in range(paraphrases) for order in option_orders]
+    sha256 = hashlib.sha256
     for item_id, texts in by_item.items():
         countries_here = eligible.get(item_id) or []
-        if not countries_here or item_id in too_few:
+        if not countries_here or item_id in too_few_set:
             continue
         for cond_name, cond in conditions.items():
             triples = targets_for(cond, cond["languages"], countries_here, templates)
@@ -226,36 +337,110 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
                 if lang not in templates:
                     raise KeyError(f"no template for prompt language '{lang}'")
                 template = templates[lang]
+                paras = template.paraphrases[:paraphrases]
                 item = _item_text(texts, lang)
-                phrases = (phrase_templates.get(item["lang"]) or template).country_phrases or template.country_phrases
-                item, n_filled = _filled_item(item, country, phrases, lang) if has_placeholder(item) else (item, 0)
+                flag = placeholder_in.get(id(item))
+                if flag is None:
+                    flag = placeholder_in[id(item)] = has_placeholder(item)
+                n_filled = 0
+                if flag:
+                    phrases = (phrase_templates.get(item["lang"]) or template).country_phrases or template.country_phrases
+                    item, n_filled = _filled_item(item, country, phrases, lang)
                 if n_filled:
                     with_placeholder.add(item_id)
                 unfilled = bool(n_filled) and country == NO_PERSONA
-                mode = language_mode(country, lang, item["lang"])
-                for p_index, para in enumerate(template.paraphrases[:paraphrases]):
-                    for order in option_orders:
-                        r = render_one(template, para, item, persona, lang, order, stance)
-                        rows.append({
-                            "study": study, "item_id": item_id, "item_lang": item["lang"],
-                            "prompt_lang": lang, "item_in_prompt_lang": item["lang"] == lang,
-                            "language_mode": mode, "placeholder_unfilled": unfilled,
-                            "condition": cond_name, "persona": persona,
-                            "country": country, "template_id": para["id"], "paraphrase": p_index,
-                            "option_order": order, "shown_options": r["shown_options"],
-                            "labels": r["labels"], "messages": json.dumps(r["messages"], ensure_ascii=False),
-                            "messages_verbalized": json.dumps(r["messages_verbalized"], ensure_ascii=False),
-                            "prompt_id": prompt_id(r["messages"], r["labels"], r["shown_options"]),
-                            "template_sha": template.sha, "survey_sha": survey_sha,
-                        })
+                item_lang = item["lang"]
+                mode = language_mode(country, lang, item_lang)
+                vkey = (item_id, lang, country if flag else None)
+                built = variants.get(vkey)
+                if built is None:
+                    built = variants[vkey] = _variants(template, paras, per_variant, item, stance)
+                k = len(built.paraphrase)
+                if not k:
+                    continue
+                pkey = (persona, lang)
+                escaped = personas.get(pkey)
+                if escaped is None:
+                    escaped = personas[pkey] = [_json_text(_persona_text(para, persona, lang)) for para in paras]
+                for c, v in (("study", study), ("item_id", item_id), ("item_lang", item_lang), ("prompt_lang", lang),
+                             ("item_in_prompt_lang", item_lang == lang), ("language_mode", mode),
+                             ("placeholder_unfilled", unfilled), ("condition", cond_name), ("persona", persona),
+                             ("country", country), ("template_sha", template.sha), ("survey_sha", survey_sha)):
+                    ext[c]([v] * k)
+                rendered_in.setdefault(lang, set()).add(item_id)
+                if unfilled:
+                    unfilled_rows += k
+                    unfilled_items.add(item_id)
+                counts = mix.setdefault(cond_name, {})
+                counts[(lang, item_lang, mode)] = counts.get((lang, item_lang, mode), 0) + k
+                ext["template_id"](built.template_id)
+                ext["paraphrase"](built.paraphrase)
+                ext["option_order"](built.option_order)
+                ext["shown_options"](built.shown)
+                ext["labels"](built.labels)
+                if built.safe:
+                    pes = [escaped[p] for p in built.paraphrase]
+                    ext["messages"](map(str.join, pes, built.messages))
+                    ext["messages_verbalized"](map(str.join, pes, built.verbalized))
+                    ext["prompt_id"]([sha256(pe.join(parts).encode()).hexdigest()[:16]
+                                      for pe, parts in zip(pes, built.blob)])
+                    continue
+                for p_index, order, m_parts, v_parts, id_parts in zip(
+                        built.paraphrase, built.option_order, built.messages, built.verbalized, built.blob):
+                    if m_parts is None:  # rendered row by row (see _variant)
+                        r = render_one(template, paras[p_index], item, persona, lang, order, stance)
+                        append["messages"](_dumps(r["messages"]))
+                        append["messages_verbalized"](_dumps(r["messages_verbalized"]))
+                        append["prompt_id"](prompt_id(r["messages"], r["labels"], r["shown_options"]))
+                    else:
+                        pe = escaped[p_index]
+                        append["messages"](pe.join(m_parts))
+                        append["messages_verbalized"](pe.join(v_parts))
+                        append["prompt_id"](sha256(pe.join(id_parts).encode()).hexdigest()[:16])
     if skipped_native:
         notes.append(
             f"linguistic prompting: no template in the main language of {len(skipped_native)} countries "
             f"({', '.join(sorted(skipped_native))}); they are evaluated under the other conditions only"
         )
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    notes += _language_notes(table, by_item, with_placeholder)
+    if cols["prompt_id"]:
+        table = pd.DataFrame(cols, columns=COLUMNS)
+    else:
+        table = pd.DataFrame([], columns=COLUMNS)
+    if len(table):
+        notes += _counted_language_notes(rendered_in, by_item, with_placeholder, unfilled_rows, unfilled_items, mix)
     return table, notes
+
+
+def _counted_language_notes(rendered_in: Mapping[str, set[str]], by_item: Mapping[str, Mapping],
+                            with_placeholder: set[str], unfilled_rows: int, unfilled_items: set[str],
+                            mix: Mapping[str, Mapping[tuple[str, str, str], int]]) -> list[str]:
+    """_language_notes from counts taken while rendering (same text; tests/test_prompts.py pins it)."""
+    notes = []
+    for lang in sorted(rendered_in):
+        rendered = sorted(rendered_in[lang])
+        missing = [i for i in rendered if lang not in by_item[i]]
+        if missing:
+            notes.append(f"prompt language {lang}: {len(missing)} of {len(rendered)} items "
+                         f"({len(missing) / len(rendered):.0%}) have no translation; their text is shown in "
+                         f"{_fallback_langs(by_item, missing)} inside the {lang} template (language_mode frame_only)")
+    if with_placeholder:
+        notes.append(f"{len(with_placeholder)} items name the survey country by a placeholder such as "
+                     "'(survey country)': filled with the target country's name in the item's language; "
+                     f"without a target country (default prompting) rendered as 'your country' in "
+                     f"{unfilled_rows} prompt rows of {len(unfilled_items)} items (placeholder_unfilled)")
+    for cond, counts in mix.items():
+        rows = sum(counts.values())
+        frame_rows = sum(n for (_, _, mode), n in counts.items() if mode == "frame_only")
+        own = {item_lang for (_, item_lang, mode) in counts if mode == "frame_only"}
+        translated = any(mode != "frame_only" and item_lang == lang and lang not in own
+                         for (lang, item_lang, mode) in counts)
+        if not frame_rows:
+            continue
+        label = f"{cond} (frame only)" if not translated else \
+            f"{cond} (partly frame only: {frame_rows / rows:.0%} of rows)"
+        notes.append(f"condition {cond} is labelled '{label}': the template is translated, the item text "
+                     "is not (see language_mode)")
+    return notes
 
 
 COLUMNS = ["study", "item_id", "item_lang", "prompt_lang", "item_in_prompt_lang", "language_mode",

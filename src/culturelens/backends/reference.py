@@ -15,7 +15,10 @@ Their answers depend only on the survey, never on the configured country slice: 
 which prompts are asked, not how each is answered (so a slice's answers are the full run's).
 
 They answer in the shape of an OpenAI chat completion, so their responses go through the same
-store and the same elicitation parsers as real models.
+request / send path of the engine and the same elicitation parsers as real models. They are free
+and deterministic (every answer is a function of the request and the seed), so they declare
+`stored = False`: the engine answers them again on every run instead of writing ~1.4 KB a record
+to the response store (20 models × 100 countries would be ~11 GB) and reading it back.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from ..config import digest
 
 
 class ReferenceRespondent:
+    #: free, deterministic and answered in this process: the engine bypasses the response store
+    stored = False
+
     def __init__(self, name: str, spec: Mapping, *, targets: pd.DataFrame, **_):
         self.name = name
         self.kind = spec["respondent"]
