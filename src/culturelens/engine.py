@@ -149,14 +149,17 @@ def _failure(key, request, backend, kind, message, attempts, errors, started) ->
             "attempt_errors": errors, "usage": {}, "cost_usd": 0.0, "latency_s": time.perf_counter() - started}
 
 
-async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore, limits: Limits | None = None,
+async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None, limits: Limits | None = None,
                     progress: bool = False) -> tuple[pd.DataFrame, RunStats]:
-    """Answer every prompt row (see module docstring); returns (responses table, stats)."""
+    """Answer every prompt row (see module docstring); returns (responses table, stats).
+    ``store`` may be None only for a backend that is not stored (``stored = False``)."""
     limits = limits or Limits()
     t0 = time.perf_counter()
     keys, requests = plan(prompts, backend)
     stats = RunStats(backend.name, prompt_rows=len(prompts), unique_requests=len(requests))
     stored = getattr(backend, "stored", True)
+    if stored and store is None:
+        raise ValueError(f"{backend.name}: a stored backend needs a response store")
     if stored:
         todo = sorted((k for k in requests if k not in store), key=lambda k: json.dumps(requests[k].get("messages")))
     else:   # answered in this process: no store, no order to optimise
@@ -244,6 +247,6 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore, limits
     return pd.DataFrame(rows, columns=RESPONSE_COLUMNS), stats
 
 
-def run(prompts: pd.DataFrame, backend, store: ResponseStore, limits: Limits | None = None,
+def run(prompts: pd.DataFrame, backend, store: ResponseStore | None, limits: Limits | None = None,
         progress: bool = False) -> tuple[pd.DataFrame, RunStats]:
     return asyncio.run(run_async(prompts, backend, store, limits, progress))

@@ -19,15 +19,16 @@ def main(sm):
     prompts = {s: pd.read_parquet(p) for s, p in zip(studies, sm.input.prompts)}
     limits = Limits.from_config(spec.get("limits"))
     with contextlib.ExitStack() as stack:
-        store = stack.enter_context(ResponseStore(sm.params.store, model))
         if spec["provider"] == "reference":  # answers depend on each study's survey: one backend per study
             results = {}
             for study, path in zip(studies, sm.input.targets):
-                # every country's survey, whatever the slice: a slice never changes an answer
+                # every country's survey, whatever the slice: a slice never changes an answer;
+                # free and deterministic, so answered again each run instead of stored (store=None)
                 backend = backends.make(model, spec, targets=pd.read_parquet(path))
-                results[study], stats = engine.run(prompts[study], backend, store, limits)
+                results[study], stats = engine.run(prompts[study], backend, None, limits)
                 logging.info("%s: %s", study, stats.line())
         else:
+            store = stack.enter_context(ResponseStore(sm.params.store, model))
             api_base, liveness = None, None
             if spec["provider"] == "vllm":
                 from culturelens.vllm_server import VLLMServer, settings_from_config
