@@ -171,7 +171,7 @@ def test_api_model_through_the_whole_workflow(tmp_path):
 
 
 def test_reference_answers_do_not_depend_on_the_slice(run):
-    """A one-country slice re-asks nothing (every reference answer is already in the store) and
+    """A one-country slice re-asks nothing (reference answers are computed, never sent) and
     gives that country the full run's alignment, us-centric included (it used to abstain whenever
     the slice left the US out). Runs last: it rewrites the wvs_stance results of the shared run."""
     before = pd.read_parquet(run / "results/wvs_stance/alignment.parquet")
