@@ -387,6 +387,31 @@ LABELS = prompts.LABELS
 PLACEHOLDER = prompts.PLACEHOLDER
 
 
+def _old_language_notes(table: pd.DataFrame, by_item: Mapping[str, Mapping], with_placeholder: set[str]) -> list[str]:
+    """Untranslated items per prompt language, placeholders, and frame-only condition labels."""
+    notes = []
+    if table.empty:
+        return notes
+    for lang, grp in table.groupby("prompt_lang"):
+        rendered = sorted(grp["item_id"].unique())  # the items rendered in this prompt language
+        missing = [i for i in rendered if lang not in by_item[i]]
+        if missing:
+            notes.append(f"prompt language {lang}: {len(missing)} of {len(rendered)} items "
+                         f"({len(missing) / len(rendered):.0%}) have no translation; their text is shown in "
+                         f"{prompts._fallback_langs(by_item, missing)} inside the {lang} template (language_mode frame_only)")
+    if with_placeholder:
+        unfilled = table[table["placeholder_unfilled"]]
+        notes.append(f"{len(with_placeholder)} items name the survey country by a placeholder such as "
+                     "'(survey country)': filled with the target country's name in the prompt language; "
+                     f"without a target country (default prompting) rendered as 'your country' in "
+                     f"{len(unfilled)} prompt rows of {unfilled['item_id'].nunique()} items (placeholder_unfilled)")
+    for cond, label in prompts.condition_labels(table).items():
+        if label != cond:
+            notes.append(f"condition {cond} is labelled '{label}': the template is translated, the item text "
+                         "is not (see language_mode)")
+    return notes
+
+
 def _old_prompt_id(messages: list[dict], labels: list[str], shown: list[int]) -> str:
     """First 16 hex digits of sha256 over what the model sees and how answers map to options."""
     blob = json.dumps([messages, labels, shown], ensure_ascii=False, separators=(",", ":"))
@@ -578,6 +603,6 @@ def _old_render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study
             f"({', '.join(sorted(skipped_native))}); they are evaluated under the other conditions only"
         )
     table = pd.DataFrame(rows, columns=prompts.COLUMNS)
-    notes += prompts._language_notes(table, by_item, with_placeholder)
+    notes += _old_language_notes(table, by_item, with_placeholder)
     return table, notes
 

@@ -414,7 +414,8 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
 def _counted_language_notes(rendered_in: Mapping[str, set[str]], by_item: Mapping[str, Mapping],
                             with_placeholder: set[str], unfilled_rows: int, unfilled_items: set[str],
                             mix: Mapping[str, Mapping[tuple[str, str, str], int]]) -> list[str]:
-    """_language_notes from counts taken while rendering (same text; tests/test_prompts.py pins it)."""
+    """Untranslated items per prompt language, placeholders and frame-only condition labels, from counts
+    taken while rendering (tests/test_prompts.py pins the text against the former table-based version)."""
     notes = []
     for lang in sorted(rendered_in):
         rendered = sorted(rendered_in[lang])
@@ -425,7 +426,7 @@ def _counted_language_notes(rendered_in: Mapping[str, set[str]], by_item: Mappin
                          f"{_fallback_langs(by_item, missing)} inside the {lang} template (language_mode frame_only)")
     if with_placeholder:
         notes.append(f"{len(with_placeholder)} items name the survey country by a placeholder such as "
-                     "'(survey country)': filled with the target country's name in the item's language; "
+                     "'(survey country)': filled with the target country's name in the prompt language; "
                      f"without a target country (default prompting) rendered as 'your country' in "
                      f"{unfilled_rows} prompt rows of {len(unfilled_items)} items (placeholder_unfilled)")
     for cond, counts in mix.items():
@@ -447,31 +448,6 @@ COLUMNS = ["study", "item_id", "item_lang", "prompt_lang", "item_in_prompt_lang"
            "placeholder_unfilled", "condition", "persona", "country", "template_id", "paraphrase",
            "option_order", "shown_options", "labels", "messages", "messages_verbalized", "prompt_id",
            "template_sha", "survey_sha"]
-
-
-def _language_notes(table: pd.DataFrame, by_item: Mapping[str, Mapping], with_placeholder: set[str]) -> list[str]:
-    """Untranslated items per prompt language, placeholders, and frame-only condition labels."""
-    notes = []
-    if table.empty:
-        return notes
-    for lang, grp in table.groupby("prompt_lang"):
-        rendered = sorted(grp["item_id"].unique())  # the items rendered in this prompt language
-        missing = [i for i in rendered if lang not in by_item[i]]
-        if missing:
-            notes.append(f"prompt language {lang}: {len(missing)} of {len(rendered)} items "
-                         f"({len(missing) / len(rendered):.0%}) have no translation; their text is shown in "
-                         f"{_fallback_langs(by_item, missing)} inside the {lang} template (language_mode frame_only)")
-    if with_placeholder:
-        unfilled = table[table["placeholder_unfilled"]]
-        notes.append(f"{len(with_placeholder)} items name the survey country by a placeholder such as "
-                     "'(survey country)': filled with the target country's name in the item's language; "
-                     f"without a target country (default prompting) rendered as 'your country' in "
-                     f"{len(unfilled)} prompt rows of {unfilled['item_id'].nunique()} items (placeholder_unfilled)")
-    for cond, label in condition_labels(table).items():
-        if label != cond:
-            notes.append(f"condition {cond} is labelled '{label}': the template is translated, the item text "
-                         "is not (see language_mode)")
-    return notes
 
 
 def _fallback_langs(by_item: Mapping[str, Mapping], item_ids: list[str]) -> str:
