@@ -606,15 +606,18 @@ def fit_lmm(
     random: Sequence[str],
     reml: bool = True,
     optimizers: Sequence[str] | None = None,
+    drop_columns: Sequence[str] = (),
 ) -> LmmFit:
     """Fit ``formula`` (patsy/statsmodels syntax) with crossed random intercepts for ``random``.
 
     Rows with a missing value in the response, a fixed-effect variable or a random factor are
-    dropped (``dropped_rows``). Raises RankDeficientError when fixed effects are aliased.
+    dropped (``dropped_rows``). Design columns named in ``drop_columns`` are removed (aliased
+    columns, as R drops them). Raises RankDeficientError when fixed effects are aliased.
     """
     random = list(random)
     clean = data.dropna(subset=random).reset_index(drop=True)
     y, X = design_matrices(formula, clean)
+    X = X.drop(columns=list(drop_columns))
     rows = X.index.to_numpy()
     codes = [pd.factorize(clean[r].iloc[rows])[0] for r in random]
     fit = fit_arrays(X.to_numpy(), y.to_numpy(), codes, random, list(X.columns), reml, optimizers)

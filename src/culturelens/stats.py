@@ -9,7 +9,10 @@ random effect (``re_formula="0"``), and one variance component per factor
 
 The fixed-effects formula comes from the config. Terms whose variables have fewer than two
 distinct values in the data (e.g. ``C(condition)`` when only one condition ran) are removed with
-a note instead of crashing; the same goes for random factors with a single level.
+a note instead of crashing; the same goes for random factors with a single level. Design columns
+the data cannot separate (aliased with earlier ones, e.g. the interaction column of a model with a
+condition it never answered) are dropped one by one, as R's lm/lmer do, and named in the notes; the
+other columns of their terms stay.
 
 statsmodels' variance-components MixedLM works on n × q matrices and slows down super-linearly
 (73 s for 5,000 rows with 2,000 items × 100 countries), so beyond small tables ``fit_mixed``
@@ -57,6 +60,8 @@ ENGINES: tuple[str, ...] = ("auto", "statsmodels", "sufficient")
 #: levels (the size of the Z it works on). Measured (2 CPUs, tables of 1k–5k rows, 120–2,100
 #: levels): 1.3 s at 1.2e5 cells, 4.7 s at 3e5, 10 s at 7e5, 73 s at 1e7 (5,000 rows × 2,100
 #: levels); the sufficient-statistics solver needs 0.1–0.2 s on each, so rows alone would not do.
+#: With a third factor of ~3,500 levels (answer_id, 3,600 rows) statsmodels took 292 s of CPU and
+#: the solver 10 s (lme4: 0.3 s); 774 s and 12 s at 5,000 rows (benchmarks/README.md).
 SUFFICIENT_FROM_ROWS = 5_000
 SUFFICIENT_FROM_CELLS = 200_000
 #: Optimisers tried in order until one reports convergence.
@@ -288,37 +293,23 @@ def fit_mixed(
         return _fit_ols(clean, fitted_formula, n_groups, notes, dropped)
     n_levels = sum(n_groups[r] for r in usable)
     fit = _ENGINE_FITTERS[choose_engine(engine, len(clean), n_levels)]
+    drop: list[str] = []
     while True:
         try:
-            result = fit(clean, fitted_formula, usable, reml)
+            result = fit(clean, fitted_formula, usable, reml, drop)
             break
-        except AliasedError as err:  # as R's lm/lmer drop aliased columns: drop their terms, say so
-            fitted_formula, alias_notes = drop_aliased_terms(fitted_formula, err.aliased)
-            if not alias_notes:
+        except AliasedError as err:  # as R's lm/lmer: drop the aliased columns, keep the rest of their terms
+            new = [c for c in err.aliased if c not in drop]
+            if not new:
                 raise
-            notes += alias_notes
+            drop += new
+    if drop:
+        notes.append(f"dropped {len(drop)} fixed-effect column(s) aliased with earlier columns in this data "
+                     f"(rank-deficient design; as R's lm/lmer, the other columns of their terms are kept): "
+                     + ", ".join(drop))
     result.n_groups, result.dropped_rows = n_groups, int(dropped)
     result.notes = notes + result.notes
     return result
-
-
-_LEVEL = re.compile(r"\[T\.[^\]]*\]")
-
-
-def drop_aliased_terms(formula: str, aliased: Sequence[str]) -> tuple[str, list[str]]:
-    """Remove the terms whose design columns are aliased with earlier ones (a rank-deficient
-    design in this data, e.g. a covariate constant within the only model that has data).
-    Returns the new formula and a note per dropped term; no note if no term could be matched."""
-    lhs, added, removed = parse_formula(formula)
-    bare = {_LEVEL.sub("", column) for column in aliased}
-    gone = [t for t in added if t.replace(" ", "") in {b.replace(" ", "") for b in bare}]
-    if not gone:
-        return formula, []
-    kept = [t for t in added if t not in gone] or ["1"]
-    rhs = " + ".join(kept) + "".join(f" - {r}" for r in removed)
-    notes = [f"dropped fixed term '{t}': its columns are aliased with earlier terms in this data "
-             f"(rank-deficient design)" for t in gone]
-    return f"{lhs} ~ {rhs}", notes
 
 
 def choose_engine(engine: str, n_rows: int, n_levels: int = 0) -> str:
@@ -330,9 +321,10 @@ def choose_engine(engine: str, n_rows: int, n_levels: int = 0) -> str:
     return "statsmodels" if small else "sufficient"
 
 
-def _fit_statsmodels(data: pd.DataFrame, formula: str, random: list[str], reml: bool) -> MixedFit:
+def _fit_statsmodels(data: pd.DataFrame, formula: str, random: list[str], reml: bool,
+                     drop: Sequence[str] = ()) -> MixedFit:
     """statsmodels MixedLM (variance components), optimisers in ``OPTIMIZERS`` in turn."""
-    model = _build_model(formula, data, random)
+    model = _build_model(formula, data, random, drop)
     result, optimizer, notes = _fit_with_fallbacks(model, reml)
     vc_names = list(model.exog_vc.names)
     variances = list(np.asarray(result.vcomp, dtype=float))
@@ -379,10 +371,11 @@ def _fit_with_fallbacks(model, reml: bool):
     return result, optimizer, fit_notes
 
 
-def _fit_sufficient(data: pd.DataFrame, formula: str, random: list[str], reml: bool) -> MixedFit:
+def _fit_sufficient(data: pd.DataFrame, formula: str, random: list[str], reml: bool,
+                    drop: Sequence[str] = ()) -> MixedFit:
     """culturelens.lmm: exact REML/ML on sufficient statistics (same design, same term names)."""
     try:
-        fit = lmm.fit_lmm(data, formula, random, reml=reml)
+        fit = lmm.fit_lmm(data, formula, random, reml=reml, drop_columns=drop)
     except lmm.FormulaError as exc:
         raise InputError("config", "formula", "a formula over the data columns", formula) from exc
     except lmm.RankDeficientError as exc:
@@ -416,14 +409,20 @@ def _boundary_notes(names: Sequence[str], variances: Sequence[float], scale: flo
     ]
 
 
-def _design(formula: str, data: pd.DataFrame):
-    """Response and fixed-effects design from the formula engine (an unfitted OLS model)."""
+def _design(formula: str, data: pd.DataFrame, drop: Sequence[str] = ()):
+    """Response and fixed-effects design (columns ``drop`` removed) from the formula engine, as an
+    unfitted OLS model."""
     import statsmodels.formula.api as smf
+    import statsmodels.api as sm
 
     try:
-        return smf.ols(formula, data)
+        design = smf.ols(formula, data)
     except Exception as exc:  # patsy/formulaic: unknown column, bad syntax …
         raise InputError("config", "formula", "a formula over the data columns", formula) from exc
+    if not drop:
+        return design
+    exog = pd.DataFrame(design.exog, columns=design.exog_names).drop(columns=list(drop))
+    return sm.OLS(pd.Series(design.endog, name=design.endog_names), exog)
 
 
 def _check_rank(exog: np.ndarray, names: Sequence[str], formula: str) -> None:
@@ -456,7 +455,7 @@ def _rank_error(aliased: Sequence[str], formula: str) -> InputError:
     return AliasedError(aliased, formula)
 
 
-def _build_model(formula: str, data: pd.DataFrame, random: Sequence[str]):
+def _build_model(formula: str, data: pd.DataFrame, random: Sequence[str], drop: Sequence[str] = ()):
     """MixedLM with one group spanning all rows and one variance component per random factor.
 
     Equivalent to ``smf.mixedlm(formula, data, groups=<constant>, re_formula="0",
@@ -466,7 +465,7 @@ def _build_model(formula: str, data: pd.DataFrame, random: Sequence[str]):
     from scipy import sparse
     from statsmodels.regression.mixed_linear_model import MixedLM, VCSpec
 
-    design = _design(formula, data)
+    design = _design(formula, data, drop)
     _check_rank(design.exog, design.exog_names, formula)
     n = len(data)
     exog = pd.DataFrame(design.exog, columns=design.exog_names)
