@@ -170,6 +170,39 @@ def test_api_model_through_the_whole_workflow(tmp_path):
         assert server.count() == distinct + 3
 
 
+def _snapshot(root):
+    """path → (mtime_ns, sha256) of every file under results/."""
+    import hashlib
+
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in sorted((root / "results").rglob("*")) if p.is_file()}
+
+
+def test_rerunning_one_model_touches_no_other_models_files(run):
+    """`-f <one model's responses> all` re-runs that model's inference (from the store: nothing is
+    paid again) and what depends on it; every other model's files keep their content and mtime,
+    and the study-wide tables equal the ones before."""
+    snakemake(run)  # up to date first (earlier tests ran other configurations)
+    before = _snapshot(run)
+    tables = {s: pd.read_parquet(run / f"results/{s}/alignment.parquet") for s in ("goqa", "wvs_stance")}
+    snakemake(run, "--force", "results/goqa/responses/oracle.parquet", "all")
+    after = _snapshot(run)
+    assert "sent 0 (" in (run / "logs/query_model/oracle.log").read_text()
+    for path, stamp in before.items():
+        parts = Path(path).parts
+        per_model = len(parts) >= 4 and parts[2] in ("responses", "distributions", "cells")
+        other_heatmap = parts[-1].startswith("heatmap_") and parts[-1] != "heatmap_oracle.png"
+        if (per_model and not Path(path).name.startswith("oracle")) or other_heatmap:
+            assert after[path] == stamp, path
+    assert after["results/goqa/cells/oracle.parquet"][0] > before["results/goqa/cells/oracle.parquet"][0]
+    for study, table in tables.items():  # same answers, same study-wide tables
+        key = f"results/{study}/alignment.parquet"
+        assert after[key][0] > before[key][0]
+        pd.testing.assert_frame_equal(pd.read_parquet(run / key), table)
+    dry = snakemake(run, "-n")
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
 def test_reference_answers_do_not_depend_on_the_slice(run):
     """A one-country slice re-asks nothing (reference answers are computed, never sent) and
     gives that country the full run's alignment, us-centric included (it used to abstain whenever

@@ -1,15 +1,27 @@
-rule alignment:
+rule cells:
     input:
-        distributions=distribution_files,
+        distributions="results/{study}/distributions/{model}.parquet",
         survey_items="results/{study}/survey/items.parquet",
         targets="results/{study}/survey/targets.parquet",
     output:
-        alignment="results/{study}/alignment.parquet",
+        cells="results/{study}/cells/{model}.parquet",
     params:
-        models=MODELS,
-        baselines=BASELINES,
+        is_baseline=lambda wc: wc.model in BASELINES,
         countries=config["countries"],
         js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
+    log:
+        "logs/{study}/cells/{model}.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/alignment.py"
+
+
+rule alignment:
+    input:
+        cells=lambda wc: expand("results/{study}/cells/{model}.parquet", study=wc.study, model=MODELS),
+    output:
+        alignment="results/{study}/alignment.parquet",
     log:
         "logs/{study}/alignment.log",
     conda:

@@ -1,6 +1,6 @@
 rule heatmap:
     input:
-        alignment="results/{study}/alignment.parquet",
+        alignment="results/{study}/cells/{model}.parquet",  # one model's cells: its slice alone redraws it
     output:
         report(
             "results/{study}/figures/heatmap_{model}.png",

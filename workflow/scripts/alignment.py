@@ -21,17 +21,30 @@ def with_position_bias(table: pd.DataFrame, dist: pd.DataFrame) -> pd.DataFrame:
     return targeted
 
 
-def main(sm):
-    dist = pd.concat([pd.read_parquet(p) for p in sm.input.distributions], ignore_index=True)
+def cells(sm):
+    """One model's alignment cells (rule `cells`): its own file, so rerunning one model touches no other."""
+    dist = pd.read_parquet(sm.input.distributions)
     items = pd.read_parquet(sm.input.survey_items)
     targets = pd.read_parquet(sm.input.targets)
-    if sm.params.countries:  # a country slice: default prompting is compared with these only
+    if sm.params.countries:  # default prompting is compared with the configured countries only
         targets = targets[targets["country"].isin(sm.params.countries)]
-    table = alignment.cells(dist, targets, items, baselines=set(sm.params.baselines), js_base=sm.params.js_base)
+    baselines = {sm.wildcards.model} if sm.params.is_baseline else set()
+    table = alignment.cells(dist, targets, items, baselines=baselines, js_base=sm.params.js_base)
     table["consistency"] = 1 - table["spread_jsd"]  # self-consistency across paraphrases and orders
     table = with_position_bias(table, dist)
+    logging.info("%d cells of %s", len(table), sm.wildcards.model)
+    table.to_parquet(sm.output.cells)
+
+
+def combine(sm):
+    """The study-wide table (rule `alignment`): every model's cells, in the configured order."""
+    table = pd.concat([pd.read_parquet(p) for p in sm.input.cells], ignore_index=True)
     logging.info("%d cells over %d models", len(table), table["model"].nunique())
     table.to_parquet(sm.output.alignment)
+
+
+def main(sm):
+    (cells if sm.rule == "cells" else combine)(sm)
 
 
 _common.run(snakemake, main)  # noqa: F821
