@@ -35,17 +35,22 @@ def test_no_profile_left_where_snakemake_does_not_look():
 
 @pytest.mark.e2e
 def test_default_profile_is_applied(work):
-    """`cores: all` from profiles/default lets a real run start without --cores; Snakemake 9
-    refuses that when the profile is not loaded."""
+    """`rerun-incomplete` from profiles/default: an output left incomplete by a killed job is
+    simply rerun; with the profile switched off Snakemake stops and asks what to do."""
+    from base64 import urlsafe_b64encode
+
     target = "results/wvs_stance/survey/items.parquet"
-    proc = _snakemake(work, *CONFIG, "--", target)
+    proc = _snakemake(work, "--cores", "1", *CONFIG, "--", target)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    marker = work / ".snakemake/incomplete" / urlsafe_b64encode(target.encode()).decode()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("{}")   # what Snakemake leaves behind for a job that was killed
+    proc = _snakemake(work, "-n", *CONFIG, "--", target)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    assert "workflow specific profile profiles/default" in out
-    assert (work / target).is_file()
-    (work / target).unlink()
-    proc = _snakemake(work, "--workflow-profile", "none", *CONFIG, "--", target)
-    assert proc.returncode != 0 and "cores" in proc.stdout + proc.stderr
+    assert "workflow specific profile profiles/default" in out and "import_survey" in out
+    proc = _snakemake(work, "-n", "--workflow-profile", "none", *CONFIG, "--", target)
+    assert proc.returncode != 0 and "IncompleteFilesException" in proc.stdout + proc.stderr
 
 
 def test_slurm_profile_keys():
@@ -58,7 +63,7 @@ def test_slurm_profile_keys():
     assert vllm["cpus_per_gpu"] > 0 and "cpus_per_task" not in vllm   # the plugin prefers cpus_per_task
     assert "cpus_per_task" not in profile["default-resources"]
     default = yaml.safe_load((ROOT / "profiles/default/config.yaml").read_text())
-    assert not {"rerun-triggers", "executor", "jobs", "default-resources"} & set(default)
+    assert not {"rerun-triggers", "executor", "jobs", "cores", "default-resources"} & set(default)
 
 
 @pytest.mark.e2e
