@@ -94,7 +94,7 @@ def _test_profile(work: Path) -> Path:
     return profile
 
 
-def _snakemake(work: Path, *args, config=(), timeout=1200):
+def _snakemake(work: Path, *args, config=(), timeout=900):
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     cmd = [SNAKEMAKE, *args, "--config", *CONFIG, *config]
     return subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout, env=env)
@@ -191,7 +191,7 @@ def test_a_failing_job_fails_the_run(runs):
         "      api_base: http://127.0.0.1:9/v1\n      elicitation: {method: logprobs, top_logprobs: 5}\n"
         "      limits: {max_attempts: 1, timeout_s: 5, max_total_s: 30}\n")
     proc = _snakemake(slurm, "--profile", str(profile), "--configfile", "config/config.yaml", "dead.yaml",
-                      config=["models=[uniform,oracle,dead]"], timeout=900)
+                      config=["models=[uniform,oracle,dead]"], timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out[-4000:]
     assert "Error in rule query_model" in out and "dead" in out, out[-4000:]
