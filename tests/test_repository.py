@@ -25,3 +25,17 @@ def test_no_absolute_machine_paths():
     hits = [f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
             for name, text in tracked_text_files() for m in MACHINE_PATH.finditer(text)]
     assert not hits, "absolute paths of one machine in tracked files:\n" + "\n".join(hits[:20])
+
+
+def test_report_captions_are_valid_restructuredtext():
+    """Snakemake renders the captions with docutils; an error there lands in the report as text."""
+    import io
+
+    import docutils.core
+
+    for caption in sorted((ROOT / "workflow" / "report").glob("*.rst")):
+        messages = io.StringIO()
+        docutils.core.publish_string(caption.read_text(encoding="utf-8"), writer_name="null",
+                                     settings_overrides={"report_level": 2, "halt_level": 5,
+                                                         "warning_stream": messages})
+        assert not messages.getvalue(), f"{caption.name}: {messages.getvalue()}"
