@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.spatial.distance import jensenshannon
+from workspace import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -30,9 +31,7 @@ def snakemake(workdir, *args, config=(), check=True):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
-    for name in ("Snakefile", "workflow", "config", "envs", "resources", "src", "uv.lock"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    copy_workflow(work)
     snakemake(work)
     return work
 
@@ -143,9 +142,7 @@ def test_api_model_through_the_whole_workflow(tmp_path):
 
     from openai_server import FakeOpenAIServer
 
-    for name in ("Snakefile", "workflow", "config", "envs", "resources", "src", "uv.lock"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    copy_workflow(tmp_path)
     with FakeOpenAIServer() as server:
         extra = {"catalog": {"models": {"fake-api": {
             "provider": "litellm", "model": "openai/fake-model", "api_base": server.url,

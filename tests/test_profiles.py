@@ -1,13 +1,13 @@
 """The Snakemake profiles: the default workflow profile is really applied; the SLURM profile parses."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from workspace import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -17,10 +17,7 @@ CONFIG = ["--config", "studies=[wvs_stance]", "countries=[NL]", "paraphrases=1",
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     work = tmp_path_factory.mktemp("profiles")
-    for name in ("Snakefile", "workflow", "profiles", "config", "envs", "resources", "src"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
-    return work
+    return copy_workflow(work, ("Snakefile", "workflow", "profiles", "config", "envs", "resources", "src"))
 
 
 def _snakemake(work, *args):

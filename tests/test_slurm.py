@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from workspace import WORKFLOW, copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent / "slurm"
@@ -75,10 +76,7 @@ def cluster():
 
 
 def _copy_workflow(dest: Path) -> Path:
-    for name in ("Snakefile", "workflow", "profiles", "config", "envs", "resources", "src", "uv.lock"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
-    return dest
+    return copy_workflow(dest, (*WORKFLOW, "profiles"))
 
 
 def _test_profile(work: Path) -> Path:

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from vllm_cpu import server_settings, vllm_or_skip
+from workspace import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -47,9 +48,7 @@ def work(tmp_path_factory):
     vllm_or_skip()
     settings = server_settings()
     work = tmp_path_factory.mktemp("vllm")
-    for name in ("Snakefile", "workflow", "config", "envs", "resources", "src"):
-        src = ROOT / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    copy_workflow(work, ("Snakefile", "workflow", "config", "envs", "resources", "src"))
     serve = {"executable": settings.executable, "dtype": settings.dtype, "max_model_len": settings.max_model_len,
              "max_logprobs": 20, "env": settings.env, "health_timeout_s": 600}
     model = {"provider": "vllm", "model": settings.model, "elicitation": {"method": "logprobs", "top_logprobs": 5},
