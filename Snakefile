@@ -17,6 +17,7 @@ include: "workflow/rules/prompts.smk"
 include: "workflow/rules/inference.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/slices.smk"
 
 
 rule all:

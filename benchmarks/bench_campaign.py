@@ -14,6 +14,9 @@ the shipped analyses. Then, on --cores cores:
 - the full run: wall time and CPU time of snakemake and all its children (getrusage), and, from
   polling the process tree every 0.2 s (psutil), every job's process: its rule (read from the
   job's script preamble), lifetime, CPU time and peak RSS (the job's process and its children);
+- jobs that run inside Snakemake (`run:` local rules: rendering a shard, a reference respondent's
+  answers to a shard) have no process: their wall time comes from the last line of their log
+  (culturelens.jobs), counted as their CPU time too (an upper bound) and marked `*`;
 - per rule: jobs, summed job time and CPU, median job time, largest peak RSS; the dominant rule;
   per-job overhead (median job time of the cheapest rule); results/ and store/ sizes on disk;
 - the ratios between scales for planning, rendering (render_prompts), inference (query_model),
@@ -53,14 +56,15 @@ import yaml  # noqa: E402
 
 ROOT = _bench.ROOT
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-COPY = ("Snakefile", "workflow", "config", "envs", "resources", "src", "uv.lock")
+COPY = ("Snakefile", "workflow", "profiles", "config", "envs", "resources", "src", "uv.lock")
 STUDIES = ("camp_a", "camp_b", "camp_c")
 OPTIONS = ["Very important", "Rather important", "Not very important", "Not at all important"]
 # Countries first used, alternating: main language with a shipped template / without one.
 FIRST = ["US", "NL", "JP", "TR", "DE", "SE", "BR", "PL", "EG", "KR", "IN", "IT", "RU", "FR", "KE", "VN",
          "CN", "TH", "MX", "ID"]
 FIXED = 5  # fixed_country respondents (for the first countries)
-PHASES = [("planning", None), ("rendering", ("render_prompts",)), ("inference", ("query_model",)),
+PHASES = [("planning", None), ("rendering", ("render_prompts", "prompts")),
+          ("inference", ("answer_reference", "query_model")),
           ("alignment", ("alignment",)), ("statistics", ("mixed_model",))]
 SCRIPT_RE = re.compile(r"\.snakemake/scripts/tmp[^/]*?\.(\w+)\.py$")
 PICKLE_RE = re.compile(rb"pickle\.loads\((b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\")\)", re.S)
@@ -239,8 +243,28 @@ def run(work: Path, cores: int, configfile: Path, interval: float) -> dict:
         r["times"].append(dur)
     for r in rules.values():
         r["median"] = statistics.median(r["times"])
+    inprocess_jobs(work, rules)
     return {"wall": wall, "cpu": cpu, "poll_cpu": poll_cpu, "snakemake_cpu": poller.root_cpu,
             "steps": int(done[-1][1]) if done else None, "rules": rules}
+
+
+INPROCESS = [("logs/*/prompts/*.log", "render_prompts*"), ("logs/*/prompts.log", "prompts*"),
+             ("logs/answers/*/*.log", "answer_reference*"), ("logs/slices/*/*.log", "slices*")]
+
+
+def inprocess_jobs(work: Path, rules: dict) -> None:
+    """Add the jobs that ran inside Snakemake (wall time from their logs) to `rules`."""
+    from culturelens.jobs import JOB_TIME
+
+    for pattern, rule in INPROCESS:
+        times = []
+        for log in work.glob(pattern):
+            last = log.read_text(encoding="utf-8").strip().splitlines()[-1:] or [""]
+            if JOB_TIME in last[0]:
+                times.append(float(last[0].split(JOB_TIME)[1].split()[0]))
+        if times:
+            rules[rule] = {"jobs": len(times), "time": sum(times), "cpu": sum(times), "rss": 0, "times": times,
+                           "median": statistics.median(times)}
 
 
 def du(path: Path) -> int:
@@ -281,7 +305,8 @@ def phase(res: dict, rules) -> tuple[float, float]:
     """(wall, CPU) seconds of a phase: planning, or the summed jobs of its rules."""
     if rules is None:
         return res["plan"]["wall"], res["plan"]["cpu"]
-    rs = [res["run"]["rules"][r] for r in rules if r in res["run"]["rules"]]
+    found = res["run"]["rules"]
+    rs = [found[r] for r in rules if r in found] + [found[r + "*"] for r in rules if r + "*" in found]
     return sum(r["time"] for r in rs), sum(r["cpu"] for r in rs)
 
 
@@ -292,7 +317,7 @@ def report(results: list[dict], args) -> None:
     for res in results:
         r = res["run"]
         top = max(r["rules"].items(), key=lambda kv: kv[1]["cpu"])
-        cheap = min(r["rules"].items(), key=lambda kv: kv[1]["median"])
+        cheap = min(((k, v) for k, v in r["rules"].items() if not k.endswith("*")), key=lambda kv: kv[1]["median"])
         big = max(r["rules"].items(), key=lambda kv: kv[1]["rss"])
         rows.append({"n": res["countries"], "rows": res["prompt_rows"], "langs": res["langs"],
                      "pw": res["plan"]["wall"], "pc": res["plan"]["cpu"], "jobs": res["plan"]["jobs"],
@@ -322,8 +347,11 @@ def report(results: list[dict], args) -> None:
                        ("cpu", "Σ CPU s", ".1f"), ("share", "CPU %", ".0f"), ("med", "median job s", ".2f"),
                        ("rss", "peak RSS MB", ",.0f")]))
         r = res["run"]
-        print(f"  jobs seen by polling: {rows[-1]['jobs']}; snakemake's steps: {r['steps']}; "
+        inside = sum(v["time"] for k, v in rules.items() if k.endswith("*"))
+        print(f"  jobs seen (processes polled + in-process logs): {rows[-1]['jobs']}; snakemake's steps: {r['steps']}; "
               f"this benchmark's polling CPU: {r['poll_cpu']:.1f} s")
+        print(f"  snakemake's own CPU per step (its CPU minus the in-process jobs' time): "
+              f"{max(r['snakemake_cpu'] - inside, 0) / max(r['steps'] or 1, 1):.3f} s; * = in-process job (wall time from its log)")
         print()
     base = results[0]
     print(f"Ratios to {base['countries']} countries (CPU time; wall in brackets; linear = the countries' ratio):")

@@ -1,6 +1,7 @@
 """Runs the real Snakemake workflow on a small configuration in a temporary directory."""
 
 import ast
+import re
 import os
 import shutil
 import subprocess
@@ -38,9 +39,12 @@ def run(tmp_path_factory):
 
 def test_results_tree(run):
     for study in ("goqa", "vsm2013", "wvs_stance"):
-        for f in ("survey/items.parquet", "survey/targets.parquet", "prompts.parquet",
-                  "responses/oracle.parquet", "distributions/uniform.parquet"):
+        for f in ("survey/items.parquet", "survey/targets.parquet", "prompts.parquet", "prompts/none.parquet",
+                  "prompts/NL.parquet", "responses/oracle.parquet", "distributions/uniform.parquet"):
             assert (run / "results" / study / f).is_file(), f"{study}/{f}"
+    # one answer file per model and country shard, across studies
+    shards = {p.stem for p in (run / "results/answers/oracle").glob("*.parquet")}
+    assert shards == {"none", *COUNTRIES.strip("[]").split(",")}
     for f in ("goqa/alignment.parquet", "wvs_stance/alignment.parquet", "vsm2013/hofstede/correlations.csv",
               "goqa/stats/alignment_by_condition.csv", "vsm2013/stats/hofstede_error.txt",
               "goqa/figures/models_vs_baselines.png", "goqa/figures/heatmap_oracle.png",
@@ -104,9 +108,9 @@ def test_rerun_never_requests_a_stored_response(run):
     answered locally on every run (never sent, never stored) with the same answers; a real model's
     rerun sends nothing (the server counts requests: test_api_model_through_the_whole_workflow)."""
     before = pd.read_parquet(run / "results/wvs_stance/responses/oracle.parquet")
-    shutil.rmtree(run / "results/wvs_stance/responses")
-    snakemake(run, "--forcerun", "query_model", config=["studies=[wvs_stance]"])
-    log = (run / "logs/query_model/oracle.log").read_text()
+    shutil.rmtree(run / "results/answers/oracle")
+    snakemake(run)
+    log = (run / "logs/answers/oracle/NL.log").read_text()
     assert "sent 0 (0 attempts), 0 from the store, answered locally " in log, log
     assert not list((run / "store").glob("*/*.jsonl"))   # only the reference models ran: nothing stored
     after = pd.read_parquet(run / "results/wvs_stance/responses/oracle.parquet")
@@ -160,8 +164,9 @@ def test_api_model_through_the_whole_workflow(tmp_path):
         assert (responses.status == "ok").all()
         distinct = responses.key.nunique()
         assert server.count() == distinct + 3                    # three 500s retried, nothing else twice
-        log = (tmp_path / "logs/query_model/fake-api.log").read_text()
-        assert f"sent {distinct}" in log and "failed 0" in log
+        logs = [p.read_text() for p in sorted((tmp_path / "logs/answers/fake-api").glob("*.log"))]
+        assert sum(int(re.search(r"sent (\d+) ", log).group(1)) for log in logs) == distinct
+        assert all("failed 0" in log for log in logs)
         # a rerun of the inference job asks nothing again
         snakemake(tmp_path, *args, "--forcerun", "query_model", config=config)
         assert server.count() == distinct + 3
@@ -176,21 +181,24 @@ def _snapshot(root):
 
 
 def test_rerunning_one_model_touches_no_other_models_files(run):
-    """`-f <one model's responses> all` re-runs that model's inference (from the store: nothing is
-    paid again) and what depends on it; every other model's files keep their content and mtime,
-    and the study-wide tables equal the ones before."""
+    """Forcing one model's slice re-runs that model's inference (from the store: nothing is paid
+    again) and its cells; every other model's files keep their content and mtime, and the next
+    full run gives study-wide tables equal to the ones before."""
     snakemake(run)  # up to date first (earlier tests ran other configurations)
     before = _snapshot(run)
     tables = {s: pd.read_parquet(run / f"results/{s}/alignment.parquet") for s in ("goqa", "wvs_stance")}
-    snakemake(run, "--force", "results/goqa/responses/oracle.parquet", "all")
+    snakemake(run, "results/slices/model/oracle.tsv", "--forcerun", "answer_reference", "query_model")
+    snakemake(run)
     after = _snapshot(run)
-    assert "sent 0 (" in (run / "logs/query_model/oracle.log").read_text()
+    assert "sent 0 (" in (run / "logs/answers/oracle/JP.log").read_text()
     for path, stamp in before.items():
         parts = Path(path).parts
+        other_answers = parts[1] == "answers" and parts[2] != "oracle"
         per_model = len(parts) >= 4 and parts[2] in ("responses", "distributions", "cells")
         other_heatmap = parts[-1].startswith("heatmap_") and parts[-1] != "heatmap_oracle.png"
-        if (per_model and not Path(path).name.startswith("oracle")) or other_heatmap:
+        if other_answers or (per_model and not Path(path).name.startswith("oracle")) or other_heatmap:
             assert after[path] == stamp, path
+    assert after["results/answers/oracle/JP.parquet"][0] > before["results/answers/oracle/JP.parquet"][0]
     assert after["results/goqa/cells/oracle.parquet"][0] > before["results/goqa/cells/oracle.parquet"][0]
     for study, table in tables.items():  # same answers, same study-wide tables
         key = f"results/{study}/alignment.parquet"
@@ -201,19 +209,18 @@ def test_rerunning_one_model_touches_no_other_models_files(run):
 
 
 def test_reference_answers_do_not_depend_on_the_slice(run):
-    """A one-country slice re-asks nothing (reference answers are computed, never sent) and
-    gives that country the full run's alignment, us-centric included (it used to abstain whenever
-    the slice left the US out). Runs last: it rewrites the wvs_stance results of the shared run."""
-    before = pd.read_parquet(run / "results/wvs_stance/alignment.parquet")
-    snakemake(run, "--forcerun", "query_model", config=["studies=[wvs_stance]", "countries=[NL]"])
-    for model in ("uniform", "oracle", "pooled", "us-centric"):
-        assert "sent 0 (" in (run / f"logs/query_model/{model}.log").read_text(), model
-    after = pd.read_parquet(run / "results/wvs_stance/alignment.parquet")
-    cols = ["model", "item_id", "country", "condition", "prompt_lang", "js_sim", "js_sim_of_mean"]
-    persona = ["cross_national", "linguistic"]  # default prompting is compared with the slice's countries only
-    nl_before = before[(before.country == "NL") & before.condition.isin(persona)][cols]
-    nl_after = after[after.condition.isin(persona)][cols]
-    assert set(after.country) == {"NL"} and "us-centric" in set(nl_after.model)
-    key = cols[:5]
-    pd.testing.assert_frame_equal(nl_before.sort_values(key).reset_index(drop=True),
-                                  nl_after.sort_values(key).reset_index(drop=True))
+    """A country's answers are the same whatever the country selection: us-centric answers NL's
+    prompts in a run that leaves the US out (it used to abstain), and re-answering NL under
+    `countries=[NL]` gives the full run's answers; its shard files do not even depend on the
+    selection, so nothing needs rerunning."""
+    files = [run / f"results/answers/{m}/NL.parquet" for m in ("uniform", "oracle", "pooled", "us-centric")]
+    before = [pd.read_parquet(f) for f in files]
+    dry = snakemake(run, "-n", "results/slices/country/NL.tsv", config=["countries=[NL]"])
+    assert "answer_reference" not in dry.stdout
+    snakemake(run, "results/slices/country/NL.tsv", "--forcerun", "answer_reference", config=["countries=[NL]"])
+    for f, old in zip(files, before):
+        new = pd.read_parquet(f)
+        same = [c for c in new.columns if c != "latency_s"]
+        pd.testing.assert_frame_equal(old[same], new[same], obj=str(f))
+    us = pd.read_parquet(run / "results/answers/us-centric/NL.parquet")
+    assert (us[us.condition == "cross_national"].status == "ok").any()

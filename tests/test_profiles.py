@@ -81,6 +81,6 @@ def test_slurm_profile_dry_run_assigns_resources(work, tmp_path):
     block = block[:block.index("\n\n")]
     for expected in ("slurm_partition=gpu-part", "gpu=2", "cpus_per_gpu=8", "mem_mb=64000"):
         assert expected in block, block
-    block = out[out.index("rule query_model:"):]
+    block = out[out.index("rule distributions:"):]
     block = block[:block.index("\n\n")]
-    assert "slurm_partition=cpu-part" in block and "mem_mb=4000" in block, block
+    assert "slurm_partition=cpu-part" in block and "mem_mb=2000" in block, block

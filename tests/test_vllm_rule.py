@@ -48,7 +48,7 @@ def work(tmp_path_factory):
     vllm_or_skip()
     settings = server_settings()
     work = tmp_path_factory.mktemp("vllm")
-    copy_workflow(work, ("Snakefile", "workflow", "config", "envs", "resources", "src"))
+    copy_workflow(work)
     serve = {"executable": settings.executable, "dtype": settings.dtype, "max_model_len": settings.max_model_len,
              "max_logprobs": 20, "env": settings.env, "health_timeout_s": 600}
     model = {"provider": "vllm", "model": settings.model, "elicitation": {"method": "logprobs", "top_logprobs": 5},
@@ -82,7 +82,7 @@ def test_server_dies_mid_run_then_resume(work):
         os.kill(int(line.split()[0]), signal.SIGKILL)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode != 0, out
-    log = (work / "logs/query_model/tiny.log").read_text()
+    log = (work / "logs/answers/tiny/served.log").read_text()
     assert "ServerDied" in log or "server_died" in log or "died" in log, log[-2000:]
     assert not wait_no_server()
     kept = stored(work)
@@ -92,7 +92,7 @@ def test_server_dies_mid_run_then_resume(work):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     responses = pd.read_parquet(work / "results/wvs_stance/responses/tiny.parquet")
     assert (responses.status == "ok").all()
-    log = (work / "logs/query_model/tiny.log").read_text()
+    log = (work / "logs/answers/tiny/served.log").read_text()
     assert f"{kept} from the store" in log or kept >= responses.key.nunique(), log[-1500:]
 
 
@@ -119,7 +119,7 @@ def test_server_never_healthy(work):
     shutil.rmtree(work / "store/tiny", ignore_errors=True)
     result = snakemake(work, "never_ready.yaml", "--until", "query_vllm", "--forcerun", "query_vllm")
     assert result.returncode != 0
-    log = (work / "logs/query_model/tiny.log").read_text()
+    log = (work / "logs/answers/tiny/served.log").read_text()
     assert "ServerNotReady" in log or "not ready" in log.lower(), log[-2000:]
     assert not wait_no_server()
 

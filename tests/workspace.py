@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: What a run needs: the workflow, its config and library, the shipped data and the lock.
-WORKFLOW = ("Snakefile", "workflow", "config", "envs", "resources", "src", "uv.lock")
+WORKFLOW = ("Snakefile", "workflow", "profiles", "config", "envs", "resources", "src", "uv.lock")
 
 
 def copy_workflow(dest: Path, names=WORKFLOW) -> Path:

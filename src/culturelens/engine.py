@@ -106,6 +106,12 @@ def plan(prompts: pd.DataFrame, backend) -> tuple[list[str], dict[str, dict]]:
     return keys, requests
 
 
+def missing(prompts: pd.DataFrame, backend, store: ResponseStore) -> int:
+    """How many distinct requests of the table the store cannot answer yet."""
+    _, requests = plan(prompts, backend)
+    return sum(key not in store for key in requests)
+
+
 async def _send_one(key: str, request: dict, backend, limits: Limits, limiter: RateLimiter,
                     deadline: float) -> dict:
     """All attempts at one request; returns the store record (status ok, abstained or failed)."""
@@ -249,4 +255,12 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None,
 
 def run(prompts: pd.DataFrame, backend, store: ResponseStore | None, limits: Limits | None = None,
         progress: bool = False) -> tuple[pd.DataFrame, RunStats]:
-    return asyncio.run(run_async(prompts, backend, store, limits, progress))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_async(prompts, backend, store, limits, progress))
+    # called from a thread that runs an event loop already (a job inside Snakemake): a loop of its own
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run_async(prompts, backend, store, limits, progress)).result()

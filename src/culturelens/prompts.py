@@ -411,6 +411,44 @@ def render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study: str
     return table, notes
 
 
+def notes_for(table: pd.DataFrame, items: pd.DataFrame, eligible: Mapping[str, list[str]], *,
+              conditions: Mapping[str, Mapping], templates: Mapping[str, Template], stance: bool) -> list[str]:
+    """The notes `render` gives, from a rendered table (a study's prompts combined from its shards).
+
+    `eligible`, `conditions` and `templates` as given to `render` for the whole study."""
+    by_item: dict[str, dict[str, Mapping]] = {}
+    for rec in items.to_dict("records"):
+        by_item.setdefault(rec["item_id"], {})[rec["lang"]] = rec
+    notes = []
+    unscored = [i for i in by_item if not eligible.get(i)]
+    if unscored:
+        notes.append(f"{len(unscored)} items have no survey data for the selected countries and were not rendered")
+    too_few = {i for i, texts in by_item.items() if len(next(iter(texts.values()))["options"]) < 2 and not stance}
+    if too_few:
+        notes.append(f"{len(too_few)} items have fewer than two answer options left and were not rendered")
+    if any(c["languages"] == "native" for c in conditions.values()):
+        listed = {c for i, cs in eligible.items() if i in by_item and i not in too_few for c in cs or ()}
+        skipped = sorted(c for c in listed if countries.native_language(c, set(templates)) is None)
+        if skipped:
+            notes.append(
+                f"linguistic prompting: no template in the main language of {len(skipped)} countries "
+                f"({', '.join(skipped)}); they are evaluated under the other conditions only")
+    if not len(table):
+        return notes
+    pairs = table[["item_id", "prompt_lang"]].drop_duplicates()
+    rendered_in = pairs.groupby("prompt_lang")["item_id"].agg(set).to_dict()
+    with_placeholder = {i for i, lang in pairs.itertuples(index=False)
+                        if has_placeholder(_item_text(by_item[i], lang))}
+    unfilled = table[table["placeholder_unfilled"].astype(bool)]
+    mix = {}
+    for (cond, lang, item_lang, mode), n in table.groupby(
+            ["condition", "prompt_lang", "item_lang", "language_mode"], sort=False).size().items():
+        mix.setdefault(cond, {})[(lang, item_lang, mode)] = int(n)
+    mix = {c: mix[c] for c in conditions if c in mix}
+    return notes + _counted_language_notes(rendered_in, by_item, with_placeholder, len(unfilled),
+                                           set(unfilled["item_id"]), mix)
+
+
 def _counted_language_notes(rendered_in: Mapping[str, set[str]], by_item: Mapping[str, Mapping],
                             with_placeholder: set[str], unfilled_rows: int, unfilled_items: set[str],
                             mix: Mapping[str, Mapping[tuple[str, str, str], int]]) -> list[str]:

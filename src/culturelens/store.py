@@ -327,3 +327,37 @@ class ResponseStore:
 
     def __exit__(self, *exc):
         self.close()
+
+
+@contextlib.contextmanager
+def exclusive(root: Path | str, model: str, on_wait=None):
+    """The model's store, opened once no other process is sending to it, and held until closed.
+
+    An advisory lock (flock) on `<root>/<model>/.lock`: two jobs of one model (two slices run at
+    once, cluster jobs of two shards) take turns, and the second one opens the store after the
+    first closed it, so it finds the first one's answers and never pays for them again. Readers
+    (preview, a vLLM model's shard jobs) do not need it. `on_wait(message)` is called once if the
+    lock is held by another process. flock works on local disks and on NFSv4 / Lustre / GPFS with
+    locking enabled."""
+    import fcntl
+
+    directory = Path(root) / model
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            if on_wait:
+                on_wait(f"waiting for the response store of {model}: in use by {holder}")
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{socket.gethostname()} pid {os.getpid()}\n")
+            fh.flush()
+            with ResponseStore(root, model) as store:
+                yield store
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -1,3 +1,4 @@
+import re
 import sys
 from pathlib import Path
 
@@ -6,6 +7,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
+from culturelens import countries as country_names, jobs, shards  # noqa: E402
 from culturelens.config import check, check_models, digest, study_kind  # noqa: E402
 from culturelens.errors import InputError  # noqa: E402
 
@@ -20,16 +22,20 @@ STUDIES = list(config["studies"])
 MODELS = list(config["models"])
 BASELINES = [m for m in MODELS if config["catalog"]["models"][m]["provider"] == "reference"]
 VLLM_MODELS = [m for m in MODELS if config["catalog"]["models"][m]["provider"] == "vllm"]
-# regexes for the two inference rules ("(?!)" matches nothing when a list is empty)
-VLLM_PATTERN = "|".join(VLLM_MODELS) or "(?!)"
-API_OR_REFERENCE_PATTERN = "|".join(m for m in MODELS if m not in VLLM_MODELS) or "(?!)"
+# regexes for the three inference rules ("(?!)" matches nothing when a list is empty)
+VLLM_PATTERN = "|".join(map(re.escape, VLLM_MODELS)) or "(?!)"
+REFERENCE_PATTERN = "|".join(map(re.escape, BASELINES)) or "(?!)"
+API_PATTERN = "|".join(re.escape(m) for m in MODELS if m not in VLLM_MODELS and m not in BASELINES) or "(?!)"
 DIST_STUDIES = [s for s in STUDIES if study_kind(config, s) == "distributions"]
 SCORE_STUDIES = [s for s in STUDIES if study_kind(config, s) == "scores"]
 
 
 wildcard_constraints:
-    study="|".join(STUDIES),
-    model="|".join(MODELS),
+    study="|".join(map(re.escape, STUDIES)),
+    model="|".join(map(re.escape, MODELS)),
+    shard=r"none|[A-Z][A-Z0-9]+(-[A-Z0-9]+)?",
+    country=r"[A-Z][A-Z0-9]+(-[A-Z0-9]+)?",
+    lang=r"[a-z]{2,3}(_[A-Za-z]+)?",
 
 
 def study_spec(wildcards):
@@ -59,6 +65,79 @@ def template_files(wildcards):
 
 def selected_conditions():
     return {name: config["catalog"]["conditions"][name] for name in config["conditions"]}
+
+
+def in_process(job, input, output, params, log):
+    """Run a culturelens.jobs function inside Snakemake with the rule's named inputs, params and
+    outputs as keyword arguments (an unnamed single output is `output`); bad input is one line
+    naming file and field, not a traceback."""
+    outputs = dict(output.items()) or {"output": output[0]}
+    try:
+        job(**dict(input.items()), **dict(params.items()), **outputs, log=log[0])
+    except InputError as err:
+        raise WorkflowError(f"culturelens: bad input: {err}") from None
+
+
+# --- Country shards (culturelens.shards): known once a study's survey is imported -----------------
+
+
+def study_countries(study):
+    """Countries of the study with survey data, within the configured selection."""
+    out = checkpoints.import_survey.get(study=study).output
+    found = shards.survey_countries(jobs.read_table(out.targets), jobs.read_table(out.scores))
+    selected = config["countries"]
+    return [c for c in found if not selected or c in selected]
+
+
+def study_shards(study):
+    return shards.shards(study_countries(study), selected_conditions())
+
+
+def prompts_of_shard(shard):
+    """The prompt files of one shard, by study (studies without the country have none)."""
+    return {s: f"results/{s}/prompts/{shard}.parquet" for s in STUDIES if shard in study_shards(s)}
+
+
+def shard_prompts(wildcards):
+    return prompts_of_shard(wildcards.shard)
+
+
+def shard_targets(wildcards):
+    return {s: f"results/{s}/survey/targets.parquet" for s in shard_prompts(wildcards)}
+
+
+def answer_files(study, model):
+    return [f"results/answers/{model}/{shard}.parquet" for shard in study_shards(study)]
+
+
+def slice_answers(shards_of, models):
+    """The answer files of a slice, and their (model, shard) labels."""
+    pairs = [(m, s) for m in models for s in shards_of]
+    return [f"results/answers/{m}/{s}.parquet" for m, s in pairs], pairs
+
+
+def country_shard(country):
+    """A country's shard, or a clear error if no selected study has it."""
+    if country in all_shards():
+        return [country]
+    selected = config["countries"]
+    why = (f"it is not in the configured countries ({', '.join(selected)}; config key `countries`)"
+           if selected and country not in selected else f"no selected study has survey data for it ({', '.join(STUDIES)})")
+    raise WorkflowError(f"country slice {country}: {why}")
+
+
+def all_shards():
+    return sorted({s for study in STUDIES for s in study_shards(study)})
+
+
+def language_shards(lang):
+    """The shards whose prompts are in `lang`: the countries whose prompt language it is (CLDR), and
+    `none` if a condition without a target country asks for it."""
+    available = sorted(p.stem for p in Path(config["templates"]).glob("*.yaml"))
+    out = [s for s in all_shards() if s != shards.NONE and country_names.native_language(s, available) == lang]
+    if any(lang in c["languages"] for c in shards.world_conditions(selected_conditions()).values()):
+        out.insert(0, shards.NONE)
+    return out
 
 
 def final_outputs():

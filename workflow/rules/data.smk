@@ -1,4 +1,4 @@
-rule import_survey:
+checkpoint import_survey:
     input:
         survey_files,
     output:

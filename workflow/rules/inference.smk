@@ -1,21 +1,49 @@
-# One job per model over every study: identical requests are sent once, a vLLM model is loaded
-# once per run, and the store is written continuously.
+# A model's answers are kept per country shard across studies: results/answers/<model>/<shard>.parquet
+# (culturelens.shards). Every request goes through the response store first, so identical requests
+# are sent once, whichever shard, study or run asks them.
+#  - reference respondents answer in the Snakemake process (free and deterministic, never stored);
+#  - API models: one job per shard; a lock on the model's store makes jobs of one model (also two
+#    slices run at once, or cluster jobs) take turns, so no request is paid twice and the model's
+#    rate limits hold;
+#  - vLLM models: one job per model starts the server once and answers every shard into the store;
+#    the shard jobs then read their answers from the store.
+
+
+localrules:
+    answer_reference,
+
+
+rule answer_reference:
+    input:
+        prompts=lambda wc: list(shard_prompts(wc).values()),
+        targets=lambda wc: list(shard_targets(wc).values()),
+    output:
+        "results/answers/{model}/{shard}.parquet",
+    wildcard_constraints:
+        model=REFERENCE_PATTERN,
+    params:
+        studies=lambda wc: list(shard_prompts(wc)),
+        model=lambda wc: wc.model,
+        spec=model_spec,
+    log:
+        "logs/answers/{model}/{shard}.log",
+    run:
+        in_process(jobs.answer_reference, input, output, params, log)
 
 
 rule query_model:
     input:
-        prompts=expand("results/{study}/prompts.parquet", study=STUDIES),
-        targets=expand("results/{study}/survey/targets.parquet", study=STUDIES),
+        prompts=lambda wc: list(shard_prompts(wc).values()),
     output:
-        responses=expand("results/{study}/responses/{{model}}.parquet", study=STUDIES),
+        "results/answers/{model}/{shard}.parquet",
     wildcard_constraints:
-        model=API_OR_REFERENCE_PATTERN,
+        model=API_PATTERN,
     params:
+        studies=lambda wc: list(shard_prompts(wc)),
         spec=model_spec,
-        studies=STUDIES,
         store=config["store"],
     log:
-        "logs/query_model/{model}.log",
+        "logs/answers/{model}/{shard}.log",
     conda:
         "../../envs/core.yaml"
     script:
@@ -24,23 +52,43 @@ rule query_model:
 
 rule query_vllm:
     input:
-        prompts=expand("results/{study}/prompts.parquet", study=STUDIES),
-        targets=expand("results/{study}/survey/targets.parquet", study=STUDIES),
+        prompts=lambda wc: [p for shard in all_shards() for p in prompts_of_shard(shard).values()],
     output:
-        responses=expand("results/{study}/responses/{{model}}.parquet", study=STUDIES),
+        "results/answers/{model}/served.json",
     wildcard_constraints:
         model=VLLM_PATTERN,
     params:
         spec=model_spec,
-        studies=STUDIES,
         store=config["store"],
     resources:
         gpu=lambda wc: model_spec(wc).get("serve", {}).get("tensor_parallel_size", 1),
         runtime=lambda wc: int(model_spec(wc).get("limits", {}).get("max_total_s", 6 * 3600) / 60) + 30,
     log:
-        "logs/query_model/{model}.log",
+        "logs/answers/{model}/served.log",
     conda:
         "../../envs/vllm.yaml"
+    script:
+        "../scripts/query_model.py"
+
+
+rule answer_vllm:
+    input:
+        prompts=lambda wc: list(shard_prompts(wc).values()),
+        # answered into the store by query_vllm; `ancient`: a new shard served later does not make
+        # every other shard's answers look outdated
+        served=ancient("results/answers/{model}/served.json"),
+    output:
+        "results/answers/{model}/{shard}.parquet",
+    wildcard_constraints:
+        model=VLLM_PATTERN,
+    params:
+        studies=lambda wc: list(shard_prompts(wc)),
+        spec=model_spec,
+        store=config["store"],
+    log:
+        "logs/answers/{model}/{shard}.log",
+    conda:
+        "../../envs/core.yaml"
     script:
         "../scripts/query_model.py"
 
@@ -48,8 +96,9 @@ rule query_vllm:
 rule distributions:
     input:
         prompts="results/{study}/prompts.parquet",
-        responses="results/{study}/responses/{model}.parquet",
+        answers=lambda wc: answer_files(wc.study, wc.model),
     output:
+        responses="results/{study}/responses/{model}.parquet",
         distributions="results/{study}/distributions/{model}.parquet",
         invalid="results/{study}/distributions/{model}.invalid.parquet",
     params:

@@ -1,5 +1,40 @@
+# Prompts are rendered per country shard (culturelens.shards): one country is its own file, so
+# adding or rerunning it leaves the others untouched. These jobs take a fraction of a second and
+# run inside Snakemake (culturelens.jobs) instead of starting Python for each.
+
+
+localrules:
+    render_prompts,
+    prompts,
+
+
 rule render_prompts:
     input:
+        survey_items="results/{study}/survey/items.parquet",
+        targets="results/{study}/survey/targets.parquet",
+        scores="results/{study}/survey/scores.parquet",
+        templates=template_files,
+    output:
+        "results/{study}/prompts/{shard}.parquet",
+    params:
+        spec=study_spec,
+        conditions=selected_conditions(),
+        paraphrases=config["paraphrases"],
+        option_orders=config["option_orders"],
+        # only the shard without a target country depends on the selection (the items it asks)
+        countries=lambda wc: config["countries"] if wc.shard == shards.NONE else [],
+        templates_dir=config["templates"],
+        study=lambda wc: wc.study,
+        shard=lambda wc: wc.shard,
+    log:
+        "logs/{study}/prompts/{shard}.log",
+    run:
+        in_process(jobs.render_shard, input, output, params, log)
+
+
+rule prompts:
+    input:
+        shard_files=lambda wc: [f"results/{wc.study}/prompts/{s}.parquet" for s in study_shards(wc.study)],
         survey_items="results/{study}/survey/items.parquet",
         targets="results/{study}/survey/targets.parquet",
         scores="results/{study}/survey/scores.parquet",
@@ -16,13 +51,10 @@ rule render_prompts:
         ),
     params:
         spec=study_spec,
-        countries=config["countries"],
         conditions=selected_conditions(),
-        paraphrases=config["paraphrases"],
-        option_orders=config["option_orders"],
+        countries=config["countries"],
+        templates_dir=config["templates"],
     log:
-        "logs/{study}/render_prompts.log",
-    conda:
-        "../../envs/core.yaml"
-    script:
-        "../scripts/render_prompts.py"
+        "logs/{study}/prompts.log",
+    run:
+        in_process(jobs.combine_prompts, input, output, params, log)

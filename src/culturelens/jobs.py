@@ -1,0 +1,206 @@
+"""Jobs that run inside the Snakemake process (`run:` rules, `localrules`).
+
+A study has one job per country shard for rendering and for every reference respondent's answers:
+hundreds of jobs of a fraction of a second each. As scripts each would start Python and import
+pandas first (2–5 s); here they share the Snakemake process, its imports and a small cache of the
+tables every shard reads (the survey, the templates, a reference respondent's answer key).
+The default profile sets `force-use-threads` so that Snakemake runs them in threads, not in a new
+Snakemake process each.
+
+Each function takes paths and plain values, writes its outputs and its log, and raises
+`InputError` for bad input (the rule turns it into one line naming file and field).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from . import prompts as prompts_mod
+from . import shards, templates
+from .errors import InputError
+
+_lock = threading.Lock()
+
+
+def _stamp(path: str | Path) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return str(path), st.st_mtime_ns, st.st_size
+
+
+@functools.lru_cache(maxsize=32)
+def _parquet(stamp: tuple[str, int, int]) -> pd.DataFrame:
+    return pd.read_parquet(stamp[0])
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A parquet table, read once per version of the file (callers must not modify it)."""
+    with _lock:
+        return _parquet(_stamp(path))
+
+
+@functools.lru_cache(maxsize=8)
+def _templates(directory: str, stamps: tuple) -> dict:
+    return templates.load_dir(Path(directory))
+
+
+def load_templates(directory: str | Path) -> dict:
+    files = tuple(_stamp(p) for p in sorted(Path(directory).glob("*.yaml")))
+    with _lock:
+        return _templates(str(directory), files)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha(stamps: tuple) -> str:
+    h = hashlib.sha256()
+    for path, *_ in stamps:
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def survey_sha(*paths) -> str:
+    """The survey version a prompt was rendered from (recorded in every prompt row)."""
+    with _lock:
+        return _sha(tuple(_stamp(p) for p in paths))
+
+
+@contextlib.contextmanager
+def job_log(path: str | Path):
+    """The log of one job (a function that writes a timestamped line); its last line is the job's
+    wall time (benchmarks/bench_campaign.py reads it: these jobs have no process of their own)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open(path, "w", encoding="utf-8") as fh:
+        def write(message: str) -> None:
+            fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        yield write
+        write(f"{JOB_TIME} {time.perf_counter() - started:.4f} s")
+
+
+JOB_TIME = "in-process job time:"
+
+
+def render_shard(*, survey_items, targets, scores, templates_dir, output, log, study: str, shard: str,
+                 spec: Mapping, conditions: Mapping, paraphrases: int, option_orders, countries, **_) -> None:
+    """Render one shard of a study's prompts (see culturelens.shards)."""
+    with job_log(log) as write:
+        items, tgt, sc = read_table(survey_items), read_table(targets), read_table(scores)
+        available = load_templates(templates_dir)
+        check_languages(conditions, available, templates_dir)
+        conds = shards.world_conditions(conditions) if shard == shards.NONE else shards.country_conditions(conditions)
+        by_item = shards.for_shard(shards.eligible(tgt, sc, items, countries if shard == shards.NONE else None), shard)
+        table, notes = prompts_mod.render(
+            items, by_item, study=study, stance=spec["format"] == "wvs_stance", conditions=conds,
+            templates=used_templates(conditions, available), paraphrases=paraphrases,
+            option_orders=list(option_orders), survey_sha=survey_sha(survey_items, targets, scores),
+            phrase_templates=available)
+        for line in notes:
+            write(line)
+        write(f"{len(table)} prompt rows, {table['prompt_id'].nunique()} distinct prompts")
+        table.to_parquet(output)
+
+
+def used_templates(conditions: Mapping, available: Mapping) -> dict:
+    langs = {lang for c in conditions.values() if c["languages"] != "native" for lang in c["languages"]}
+    native = any(c["languages"] == "native" for c in conditions.values())
+    return dict(available) if native else {k: v for k, v in available.items() if k in langs}
+
+
+def check_languages(conditions: Mapping, available: Mapping, templates_dir) -> None:
+    langs = {lang for c in conditions.values() if c["languages"] != "native" for lang in c["languages"]}
+    missing = langs - set(available)
+    if missing:
+        raise InputError("config/config.yaml", "catalog.conditions.*.languages",
+                         f"languages with a template in {templates_dir}", sorted(missing))
+
+
+def answer_reference(*, prompts: list[str], targets: list[str], studies: list[str], output, log, model: str,
+                     spec: Mapping) -> None:
+    """A reference respondent's answers to one shard of every study (`prompts[i]`, `targets[i]`: the
+    shard's prompts and the survey of `studies[i]`). Never stored: free and deterministic; the same
+    request, parsing and record path as a real model's."""
+    from . import engine
+
+    with job_log(log) as write:
+        tables = []
+        for study, path, survey in zip(studies, prompts, targets):
+            backend = _reference_backend(model, json.dumps(spec, sort_keys=True), _stamp(survey))
+            table, stats = engine.run(pd.read_parquet(path), backend, None)
+            write(f"{study}: {stats.line()}")
+            tables.append(table.assign(study=study))
+        answers_table(tables).to_parquet(output)
+
+
+@functools.lru_cache(maxsize=16)
+def _reference_backend(model: str, spec_json: str, targets_stamp):
+    from . import backends
+
+    return backends.make(model, json.loads(spec_json), targets=pd.read_parquet(targets_stamp[0]))
+
+
+def answers_table(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """One shard's responses of every study, `study` first."""
+    from .engine import RESPONSE_COLUMNS
+
+    if not tables:
+        return pd.DataFrame(columns=["study", *RESPONSE_COLUMNS])
+    table = pd.concat(tables, ignore_index=True)
+    return table[["study", *[c for c in table.columns if c != "study"]]]
+
+
+def combine_prompts(*, shard_files: list[str], survey_items, targets, scores, templates_dir,
+                    prompts, notes, country_languages, log, spec: Mapping, conditions: Mapping,
+                    countries, **_) -> None:
+    """A study's prompt table from its shards, with the study-wide notes and the table of each
+    country's prompt language."""
+    with job_log(log) as write:
+        items, tgt, sc = read_table(survey_items), read_table(targets), read_table(scores)
+        available = load_templates(templates_dir)
+        by_item = shards.eligible(tgt, sc, items, countries)
+        parts = [pd.read_parquet(p) for p in shard_files]
+        parts = [p for p in parts if len(p)] or parts[:1]
+        table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=prompts_mod.COLUMNS)
+        lines = prompts_mod.notes_for(table, items, by_item, conditions=conditions,
+                                      templates=used_templates(conditions, available),
+                                      stance=spec["format"] == "wvs_stance")
+        lines.append(f"{len(table)} prompt rows, {table['prompt_id'].nunique()} distinct prompts "
+                     f"in {len(shard_files)} shards")
+        for line in lines:
+            write(line)
+        prompts_mod.country_languages(items, by_item, available).to_csv(country_languages, index=False)
+        table.to_parquet(prompts)
+        Path(notes).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def slice_table(*, answers: list[str], labels: list[tuple[str, str]], output, log, study: str | None = None,
+                **_) -> None:
+    """What a slice holds: per model, shard, study and condition the prompt rows and their outcome
+    (`labels[i]` = (model, shard) of `answers[i]`; `study`: that study's rows only)."""
+    with job_log(log) as write:
+        rows = []
+        for (model, shard), path in zip(labels, answers):
+            table = pd.read_parquet(path, columns=["study", "condition", "status"])
+            if study is not None:
+                table = table[table["study"] == study]
+            if not len(table):
+                continue
+            counts = (table.groupby(["study", "condition", "status"]).size().unstack("status", fill_value=0)
+                      .reset_index())
+            rows.append(counts.assign(model=model, shard=shard))
+        cols = ["model", "shard", "study", "condition"]
+        out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=cols)
+        status = [c for c in ("ok", "abstained", "failed") if c in out.columns]
+        out = out[cols + status].fillna(0).sort_values(cols, ignore_index=True)
+        for c in status:
+            out[c] = out[c].astype(int)
+        out.to_csv(output, sep="\t", index=False)
+        write(f"{len(answers)} answer files, {len(out)} rows")
