@@ -4,25 +4,140 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from .errors import InputError
 
 CONFIG_FILE = "config/config.yaml"
 
 
-def check(config: dict, file: str = CONFIG_FILE) -> None:
-    """Raise InputError naming the key when a selection refers to nothing in the catalog."""
+class Sources:
+    """Which file gave a config key its value: `--config` (command line), else the last config
+    file that sets it (`--configfile` files come after config/config.yaml), so an error names the
+    file the user has to edit."""
+
+    def __init__(self, files=(CONFIG_FILE,), overrides: dict | None = None):
+        import yaml
+
+        self.files = []
+        for f in files:
+            try:
+                with open(f, encoding="utf-8") as fh:
+                    self.files.append((str(f), yaml.safe_load(fh) or {}))
+            except (OSError, ValueError):
+                self.files.append((str(f), {}))
+        self.overrides = overrides or {}
+
+    def __call__(self, key: str) -> str:
+        path = [p for p in re.split(r"\.|\[\d+\]", key) if p]
+        if _has(self.overrides, path):
+            return "--config"
+        for name, data in reversed(self.files):
+            if _has(data, path):
+                return name
+        return self.files[0][0] if self.files else CONFIG_FILE
+
+
+def _has(data, path: list[str]) -> bool:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
+
+
+def check_schema(config: dict, schema: dict, where=lambda key: CONFIG_FILE) -> None:
+    """The first schema violation as one InputError (key, value, what was expected), not the
+    validator's dump of the schema."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    errors = list(Draft202012Validator(schema).iter_errors(config))
+    # a plain violation (a missing or unknown key, a wrong value) before one inside oneOf / anyOf:
+    # "'provider' is a required property", not the branch the validator happened to try last
+    direct = [e for e in errors if e.validator not in ("oneOf", "anyOf", "allOf", "if", "then", "else")]
+    error = best_match(direct) or best_match(errors)
+    if error is None:
+        return
+    key = ""
+    for part in error.absolute_path:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    value = error.validator_value
+    expected = {
+        "enum": lambda: "one of " + ", ".join(map(str, value)),
+        "type": lambda: f"a value of type {value}",
+        "pattern": lambda: f"a name of letters, digits, '.', '_' or '-' (no '/', '..', spaces; pattern {value})",
+        "minItems": lambda: f"at least {value} item(s)",
+        "minimum": lambda: f"a number >= {value}",
+        "maximum": lambda: f"a number <= {value}",
+        "required": lambda: error.message,
+        "additionalProperties": lambda: "only known keys: " + error.message,
+        "propertyNames": lambda: "names of letters, digits, '.', '_' or '-' (no '/', '..', spaces)",
+    }.get(error.validator, lambda: error.message)()
+    got = error.instance if error.validator not in ("additionalProperties", "required") else None
+    got = None if isinstance(got, (dict, list)) and len(json.dumps(got, default=str)) > 120 else got
+    raise InputError(where(key or "(top level)"), key or "(top level)", expected, got)
+
+
+def check(config: dict, file=CONFIG_FILE) -> None:
+    """Raise InputError naming the key when a selection refers to nothing in the catalog.
+    `file`: a file name, or a callable key → file (`Sources`)."""
+    where = file if callable(file) else (lambda key: file)
     catalog = config["catalog"]
     for key, section in (("studies", "studies"), ("models", "models"), ("conditions", "conditions")):
         known = sorted(catalog[section])
+        if not config[key]:
+            raise InputError(where(key), key, f"at least one of catalog.{section}: {', '.join(known)}", [])
         for i, name in enumerate(config[key]):
             if name not in catalog[section]:
-                raise InputError(file, f"{key}[{i}]", f"one of catalog.{section}: {', '.join(known)}", name)
+                raise InputError(where(key), f"{key}[{i}]", f"one of catalog.{section}: {', '.join(known)}", name)
+        if len(set(config[key])) != len(config[key]):
+            dup = next(n for n in config[key] if config[key].count(n) > 1)
+            raise InputError(where(key), key, "each name once", dup)
+    from .countries import is_code
+
+    for i, code in enumerate(config["countries"]):
+        if not is_code(code):
+            raise InputError(where("countries"), f"countries[{i}]",
+                             "an ISO 3166-1 alpha-2 country code (JP, DE, US) or an ISO 3166-2 subdivision "
+                             "(GB-NIR)", code)
+    reserved = {"answers", "slices"} & set(catalog["studies"])   # results/answers/, results/slices/
+    if reserved:
+        raise InputError(where("catalog.studies"), "catalog.studies", "a study name other than answers, slices",
+                         sorted(reserved))
+    file = where("studies")
     for name in config["studies"]:
         kind = study_kind(config, name)
         analyses = config["catalog"]["analyses"].get(kind, {})
         if not analyses:
             raise InputError(file, f"catalog.analyses.{kind}", f"at least one analysis for study '{name}'")
+
+
+def check_templates(config: dict, file=CONFIG_FILE) -> None:
+    """The templates directory exists, every template it has is valid, each prompt language a
+    selected condition names has one, and each template the run uses has `paraphrases` paraphrases."""
+    from pathlib import Path
+
+    from .templates import load_dir
+
+    where = file if callable(file) else (lambda key: file)
+    directory = Path(config["templates"])
+    if not directory.is_dir() or not any(directory.glob("*.yaml")):
+        raise InputError(where("templates"), "templates", "a directory of <lang>.yaml prompt templates",
+                         str(directory))
+    available = load_dir(directory)
+    conditions = [config["catalog"]["conditions"][c] for c in config["conditions"]]
+    fixed = sorted({lang for c in conditions if c["languages"] != "native" for lang in c["languages"]})
+    missing = [lang for lang in fixed if lang not in available]
+    if missing:
+        raise InputError(where("catalog.conditions"), "catalog.conditions.*.languages",
+                         f"languages with a template in {directory} ({', '.join(sorted(available))})", missing)
+    used = available if any(c["languages"] == "native" for c in conditions) else {k: available[k] for k in fixed}
+    for lang, template in sorted(used.items()):
+        if len(template.paraphrases) < config["paraphrases"]:
+            raise InputError(where("paraphrases"), "paraphrases",
+                             f"at most {len(template.paraphrases)}: {directory / (lang + '.yaml')} has "
+                             f"{len(template.paraphrases)} paraphrases", config["paraphrases"])
 
 
 def study_kind(config: dict, study: str) -> str:
