@@ -31,7 +31,11 @@ upgrade: $(UV)
 	$(UV) lock --upgrade
 	$(UV) sync --frozen --extra test --python $(PYTHON)
 
+# A run killed with SIGKILL (or a lost machine) leaves Snakemake's lock behind; it is removed here
+# only if no Snakemake of this project's environment is running (README: "After a crash").
 run: setup
+	@if ls .snakemake/locks/*.lock >/dev/null 2>&1 && ! pgrep -f "$(abspath $(BIN))/snakemake" >/dev/null; then \
+	  echo "culturelens: removing the lock a killed run left behind"; $(BIN)/snakemake --unlock --cores 1 >/dev/null; fi
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
 
