@@ -55,13 +55,18 @@ def check_schema(config: dict, schema: dict, where=lambda key: CONFIG_FILE) -> N
     errors = list(Draft202012Validator(schema).iter_errors(config))
     # a plain violation (a missing or unknown key, a wrong value) before one inside oneOf / anyOf:
     # "'provider' is a required property", not the branch the validator happened to try last
-    direct = [e for e in errors if e.validator not in ("oneOf", "anyOf", "allOf", "if", "then", "else")]
+    combinators = {"oneOf", "anyOf", "allOf", "if", "then", "else"}
+    direct = [e for e in errors if not combinators & {str(p) for p in e.schema_path}]
     error = best_match(direct) or best_match(errors)
     if error is None:
         return
     key = ""
     for part in error.absolute_path:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        if extra:   # name the unknown key itself: the file that set it is the one to edit
+            key = f"{key}.{extra[0]}" if key else extra[0]
     value = error.validator_value
     expected = {
         "enum": lambda: "one of " + ", ".join(map(str, value)),
