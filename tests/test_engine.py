@@ -3,6 +3,7 @@
 
 import asyncio
 import json
+import logging
 import os
 import time
 
@@ -253,3 +254,14 @@ def test_a_batch_that_cannot_be_retrieved_is_abandoned_after_three_tries(server,
     assert json.loads(path.read_text())["status"] == "abandoned"
     _, stats = run(make(server, client="litellm", batch=True, batch_poll_s=0.05), table, tmp_path)
     assert stats.ok == 2                                          # sent again in a new batch
+
+
+def test_litellm_logs_nothing_below_warning(server, tmp_path, caplog):
+    """litellm's per-request INFO lines would fill the job's log (and the console, which shows a
+    failed job's log): its loggers are set to WARNING when the backend is built."""
+    caplog.set_level(logging.INFO)
+    _, stats = run(make(server, "litellm"), prompts(3), tmp_path)
+    assert stats.ok == 3
+    chatty = [r.getMessage() for r in caplog.records if r.name.startswith("LiteLLM") and r.levelno < logging.WARNING]
+    assert not chatty, chatty[:3]
+

@@ -3,6 +3,7 @@ through litellm. Keys come only from the environment (litellm's usual variables)
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 
@@ -14,10 +15,18 @@ from .http import retry_after_seconds
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: use the price map litellm ships
 
 
+LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
+
 def _litellm():
+    """litellm, quiet: its loggers log a line per request at INFO, which would fill the job's log
+    (and the console, which shows a failed job's log)."""
     import litellm
 
     litellm.suppress_debug_info = True
+    litellm.set_verbose = False
+    for name in LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return litellm
 
 
