@@ -3,6 +3,7 @@ through litellm. Keys come only from the environment (litellm's usual variables)
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -94,7 +95,7 @@ class LiteLLMBackend:
         except litellm.Timeout as err:
             raise Retryable("timeout", _message(err)) from None
         except (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError) as err:
-            raise Retryable("server_error", _message(err), _retry_after(err)) from None
+            raise _server_side(err) from None
         except (litellm.AuthenticationError, litellm.PermissionDeniedError) as err:
             raise Fatal("auth", _message(err)) from None
         except (litellm.BadRequestError, litellm.NotFoundError, litellm.UnprocessableEntityError,
@@ -104,7 +105,7 @@ class LiteLLMBackend:
             raise Retryable("connection", _message(err)) from None
         except litellm.APIError as err:
             if getattr(err, "status_code", 500) >= 500:
-                raise Retryable("server_error", _message(err)) from None
+                raise _server_side(err) from None
             raise Fatal("bad_request", _message(err)) from None
         payload = response.model_dump()
         cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
@@ -112,6 +113,41 @@ class LiteLLMBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+def _server_side(err: Exception) -> Retryable:
+    """A 5xx as litellm reports it. litellm also reports a refused or dropped connection and an
+    unreadable body as InternalServerError (status 500): the exception chain tells them apart."""
+    kind, cause = _cause(err)
+    message = _message(err)
+    if cause is not None:
+        message = f"{message} ({type(cause).__name__}: {cause})"[:500]
+    return Retryable(kind, message, _retry_after(err) if kind == "server_error" else None)
+
+
+def _cause(err: Exception) -> tuple[str, BaseException | None]:
+    """(kind, the deepest exception of the chain of causes that shows it) for a litellm exception:
+    `timeout` or `connection` when no HTTP answer arrived, `truncated` when the body was cut off,
+    `malformed` when it was not JSON (the kinds the http client names),
+    else (`server_error`, None)."""
+    import aiohttp
+    import httpx
+    import openai
+
+    chain, seen = [], set()
+    cause = err.__cause__ or err.__context__
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    for kind, types in (("timeout", (TimeoutError, httpx.TimeoutException, openai.APITimeoutError)),
+                        ("truncated", (aiohttp.ClientPayloadError,)),
+                        ("connection", (ConnectionError, httpx.TransportError, openai.APIConnectionError)),
+                        ("malformed", (json.JSONDecodeError,))):
+        shown = [c for c in chain if isinstance(c, types)]
+        if shown:
+            return kind, shown[-1]
+    return "server_error", None
 
 
 def _message(err: Exception) -> str:
