@@ -39,8 +39,11 @@ def digest(obj) -> str:
 
 def check_models(config: dict, file: str = CONFIG_FILE) -> None:
     """Selected API models: keys in the environment and the elicitation method supported."""
+    from .backends import require_key_env
+
     for name in config["models"]:
         spec = config["catalog"]["models"][name]
+        require_key_env(name, spec, file)
         if spec["provider"] == "litellm" and spec.get("client", "litellm") == "litellm":
             from .backends.litellm_backend import LiteLLMBackend
 

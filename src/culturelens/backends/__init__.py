@@ -7,8 +7,11 @@ caching, concurrency, rate limits, retries and bookkeeping belong to `culturelen
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Protocol
+
+from ..errors import InputError
 
 
 class Retryable(Exception):
@@ -43,6 +46,15 @@ class Backend(Protocol):
 
     async def aclose(self) -> None:
         ...
+
+
+def require_key_env(name: str, spec: Mapping, file: str) -> None:
+    """A model whose `api_key_env` names an unset variable is refused before any job: its requests
+    would go out without the key and all fail."""
+    key_env = spec.get("api_key_env")
+    if key_env and not os.environ.get(key_env):
+        raise InputError(file, f"catalog.models.{name}.api_key_env",
+                         f"the environment variable {key_env} to be set (the model's key comes only from it)")
 
 
 def make(name: str, spec: Mapping, **context) -> Backend:

@@ -1,5 +1,15 @@
 """API models (OpenAI, Anthropic, Gemini, Mistral, Together, …) and OpenAI-compatible endpoints
-through litellm. Keys come only from the environment (litellm's usual variables)."""
+through litellm.
+
+Keys come only from the environment, and a key is only ever sent to the host configured for it:
+- `api_key_env` set: that variable's value is the key, sent to `api_base` if given, else to the
+  provider's own host;
+- no `api_key_env`, no `api_base`: litellm takes the provider's usual variable (OPENAI_API_KEY,
+  ANTHROPIC_API_KEY, …) and sends it to the provider's own host;
+- no `api_key_env`, `api_base` set: the placeholder "none" is sent (local servers ignore it; the
+  SDK insists on a key), never the provider's variable, which is meant for the provider's host. A
+  server that wants a key gets it through `api_key_env`.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +19,14 @@ import os
 from collections.abc import Mapping
 
 from ..errors import InputError
-from . import Fatal, Retryable
+from . import Fatal, Retryable, require_key_env
 from .chat import chat_request, elicitation_params, estimate_tokens
 from .http import retry_after_seconds
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: use the price map litellm ships
 
 
+PLACEHOLDER_KEY = "none"
 LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 
 
@@ -49,8 +60,7 @@ class LiteLLMBackend:
         """Before any request: the key is in the environment and the provider can do the method."""
         where = f"catalog.models.{self.name}"
         key_env = self.spec.get("api_key_env")
-        if key_env and not os.environ.get(key_env):
-            raise InputError(file, f"{where}.api_key_env", f"the environment variable {key_env} to be set")
+        require_key_env(self.name, self.spec, file)
         if not self.api_base and not key_env:
             env = self.litellm.validate_environment(model=self.model)
             if not env.get("keys_in_environment", True):
@@ -79,17 +89,21 @@ class LiteLLMBackend:
     def estimate_tokens(self, request: dict) -> int:
         return estimate_tokens(request)
 
-    async def send(self, request: dict, timeout: float) -> dict:
-        litellm = self.litellm
-        body = {k: v for k, v in request.items() if k != "model"}
+    def credentials(self) -> dict:
+        """`api_base` and `api_key` for litellm calls, by the rule in the module docstring."""
         extra = {"api_base": self.api_base} if self.api_base else {}
         if self.api_key:
             extra["api_key"] = self.api_key
         elif self.api_base:
-            extra["api_key"] = "none"  # local servers ignore it; the SDK insists on one
+            extra["api_key"] = PLACEHOLDER_KEY
+        return extra
+
+    async def send(self, request: dict, timeout: float) -> dict:
+        litellm = self.litellm
+        body = {k: v for k, v in request.items() if k != "model"}
         try:
             response = await litellm.acompletion(model=self.model, timeout=timeout, num_retries=0,
-                                                 max_retries=0, **body, **extra)
+                                                 max_retries=0, **body, **self.credentials())
         except (litellm.RateLimitError,) as err:
             raise Retryable("rate_limit", _message(err), _retry_after(err)) from None
         except litellm.Timeout as err:
