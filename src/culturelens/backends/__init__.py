@@ -57,6 +57,22 @@ def require_key_env(name: str, spec: Mapping, file: str) -> None:
                          f"the environment variable {key_env} to be set (the model's key comes only from it)")
 
 
+def key_hint(name: str, spec: Mapping) -> str:
+    """What to do when the provider refuses the model's key: set the variable it is read from."""
+    where = f"catalog.models.{name}"
+    if spec.get("api_key_env"):
+        return f"set {spec['api_key_env']} (named by {where}.api_key_env) to a valid key"
+    if spec.get("api_base"):
+        return f"name the variable holding the key for {spec['api_base']} in {where}.api_key_env"
+    if spec["provider"] == "litellm":
+        from .litellm_backend import provider_key_variables
+
+        names = provider_key_variables(spec["model"])
+        if names:
+            return f"set {' or '.join(names)} to a valid key"
+    return f"name the variable holding a valid key in {where}.api_key_env"
+
+
 def make(name: str, spec: Mapping, **context) -> Backend:
     """Build the backend a model entry of the config asks for."""
     provider = spec["provider"]

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
+from unittest import mock
 
 from ..errors import InputError
 from . import Fatal, Retryable, require_key_env
@@ -40,6 +41,15 @@ def _litellm():
     for name in LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     return litellm
+
+
+def provider_key_variables(model: str) -> list[str]:
+    """The environment variables litellm reads the key of `model` from (e.g. OPENAI_API_KEY), set
+    or not: litellm.validate_environment names only the missing ones, so it is asked with an
+    empty environment (restored at once)."""
+    litellm = _litellm()
+    with mock.patch.dict(os.environ, clear=True):
+        return list(litellm.validate_environment(model=model).get("missing_keys") or [])
 
 
 class LiteLLMBackend:
