@@ -14,7 +14,8 @@ from culturelens.errors import InputError  # noqa: E402
 validate(config, "../schemas/config.schema.yaml")
 try:
     check(config)
-    check_models(config)  # API keys present, methods supported: before any request is sent
+    # API keys present, methods supported: before any request is sent (passes cached, see check_models)
+    check_models(config, cache=".snakemake/culturelens-checks.json")
 except InputError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 

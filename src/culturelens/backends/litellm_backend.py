@@ -66,23 +66,27 @@ class LiteLLMBackend:
         self.batch_poll_s = float(spec.get("batch_poll_s", 30.0))
         self.litellm = _litellm()
 
-    def check(self, file: str = "config/config.yaml") -> None:
-        """Before any request: the key is in the environment and the provider can do the method."""
+    def check(self, file: str = "config/config.yaml") -> list[str]:
+        """Before any request: the key is in the environment and the provider can do the method.
+        Returns the environment variables the outcome depends on (config.check_models caches it)."""
         where = f"catalog.models.{self.name}"
         key_env = self.spec.get("api_key_env")
         require_key_env(self.name, self.spec, file)
+        variables = [key_env] if key_env else []
         if not self.api_base and not key_env:
             env = self.litellm.validate_environment(model=self.model)
             if not env.get("keys_in_environment", True):
                 missing = ", ".join(env.get("missing_keys") or [])
                 raise InputError(file, f"{where}.model", f"the API key variable(s) {missing} to be set for "
                                  f"'{self.model}' (keys come only from the environment)")
+            variables = provider_key_variables(self.model)
         if self.elicitation["method"] == "logprobs":
             _, provider, *_ = self.litellm.get_llm_provider(self.model, api_base=self.api_base)
             if "logprobs" not in self._supported():
                 raise InputError(file, f"{where}.elicitation.method",
                                  f"a method the provider supports: {provider} returns no log-probabilities "
                                  f"(use sample or verbalized)", "logprobs")
+        return variables
 
     def _supported(self) -> set[str]:
         if not hasattr(self, "_params"):
