@@ -69,6 +69,7 @@ def test_a_refused_key_stops_the_model_and_a_rerun_sends_exactly_the_failed_requ
         assert stats.failed == {"auth": 40} and stats.not_sent == 40 - srv.count() and stats.ok == 0
         assert set(responses["error_kind"]) == {"auth"}
         assert responses["error"].str.contains("Incorrect API key").all()
+        assert not responses["error"].str.contains("litellm.AuthenticationError").any()   # said once, not thrice
         unsent = responses[responses["error"].str.startswith(engine.NOT_SENT)]
         assert len(unsent) == stats.not_sent and (unsent["attempts"] == 0).all()
         with ResponseStore(tmp_path, "m") as store:

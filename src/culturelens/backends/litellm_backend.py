@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from unittest import mock
 
@@ -179,7 +180,10 @@ def _cause(err: Exception) -> tuple[str, BaseException | None]:
 
 
 def _message(err: Exception) -> str:
-    return f"{type(err).__name__}: {getattr(err, 'message', None) or err}"[:500]
+    """`<Type>: <provider's message>`, without the type names litellm repeats in front of it
+    ("litellm.AuthenticationError: AuthenticationError: OpenAIException - …")."""
+    text = re.sub(r"^litellm\.\w+: (\w+: )?", "", str(getattr(err, "message", None) or err))
+    return f"{type(err).__name__}: {text}"[:500]
 
 
 def _retry_after(err: Exception) -> float | None:
