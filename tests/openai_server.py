@@ -155,7 +155,8 @@ class FakeOpenAIServer:
     """The server; `start()` runs it in a background thread with its own event loop.
 
     Attributes for assertions: `requests` (every chat-completion request body received, in order,
-    including those answered with an injected fault or an error), `batch_requests` (the body of every
+    including those answered with an injected fault or an error), `authorizations` (the
+    Authorization header of each of them, None if absent), `batch_requests` (the body of every
     line of every batch submitted), `batches` / `files` (the Batch API state, by id), `errors`
     (configuration errors the server answered with HTTP 500).
     """
@@ -163,6 +164,7 @@ class FakeOpenAIServer:
     def __init__(self, config: ServerConfig | None = None):
         self.config = config or ServerConfig()
         self.requests: list[dict] = []
+        self.authorizations: list[str | None] = []
         self.batch_requests: list[dict] = []
         self.files: dict[str, dict] = {}
         self.batches: dict[str, dict] = {}
@@ -329,6 +331,7 @@ class FakeOpenAIServer:
         with self._lock:
             self._faults.clear()
             self.requests.clear()
+            self.authorizations.clear()
             self._prompts.clear()
             self.batch_requests.clear()
             self.errors.clear()
@@ -535,6 +538,7 @@ class FakeOpenAIServer:
             self._n_requests += 1
             if self.config.record_requests:
                 self.requests.append(body)
+                self.authorizations.append(request.headers.get("Authorization"))
                 self._prompts.append(prompt)
         if not self._authorised(request):
             return self._unauthorised(request)

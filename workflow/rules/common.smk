@@ -32,7 +32,8 @@ try:
     validate(config, "../schemas/config.schema.yaml")  # the same schema again: fills in its defaults
     check(config, SOURCES)
     check_templates(config, SOURCES)
-    check_models(config, SOURCES("catalog.models"))  # API keys present, methods supported: before any request
+    # API keys present, methods supported: before any request is sent (passes cached, see check_models)
+    check_models(config, SOURCES("catalog.models"), cache=".snakemake/culturelens-checks.json")
 except InputError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
