@@ -183,7 +183,17 @@ def stats_input(wildcards):
     return f"results/{wildcards.study}/alignment.parquet"
 
 
+def check_selected_countries():
+    """Every configured country has survey data in at least one selected study (known once the
+    surveys are imported): a valid code without data is named, not silently left out."""
+    missing = [c for c in config["countries"] if not any(c in study_countries(s) for s in STUDIES)]
+    if missing:
+        raise WorkflowError(f"culturelens: bad input: {SOURCES('countries')}: field 'countries': expected countries "
+                            f"with survey data in a selected study ({', '.join(STUDIES)}), got {missing}")
+
+
 def summary_inputs(wildcards):
+    check_selected_countries()
     files = {}
     for study in STUDIES:
         files[f"{study}__notes"] = f"results/{study}/survey/notes.txt"
