@@ -29,6 +29,7 @@ ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
 def workspace(path: Path, api_base: str) -> Path:
     """A copy of the workflow in `path` whose model `fake-api` is the server at `api_base`."""
+    path.mkdir(parents=True, exist_ok=True)
     copy_workflow(path)
     api = {"catalog": {"models": {MODEL: {
         "provider": "litellm", "model": "openai/fake-model", "api_base": api_base,
