@@ -11,7 +11,7 @@ CORES ?= all
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup run report test lint lock upgrade clean
+.PHONY: setup run report test lint lock upgrade reliability clean
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,10 @@ lint: setup
 
 test: setup lint
 	$(BIN)/pytest
+
+# Faults and crashes, measured: a fault mix and a SIGKILL against the local test server (README: Reliability).
+reliability: setup
+	$(BIN)/python benchmarks/bench_reliability.py
 
 clean:
 	rm -rf results logs .snakemake
