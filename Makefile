@@ -11,7 +11,7 @@ CORES ?= all
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup run report test lint lock upgrade clean
+.PHONY: setup run report test lint lock upgrade reliability clean
 
 setup: $(VENV)/.installed
 
@@ -31,7 +31,11 @@ upgrade: $(UV)
 	$(UV) lock --upgrade
 	$(UV) sync --frozen --extra test --python $(PYTHON)
 
+# A run killed with SIGKILL (or a lost machine) leaves Snakemake's lock behind; it is removed here
+# only if no Snakemake of this project's environment is running (README: "After a crash").
 run: setup
+	@if ls .snakemake/locks/*.lock >/dev/null 2>&1 && ! pgrep -f "$(abspath $(BIN))/snakemake" >/dev/null; then \
+	  echo "culturelens: removing the lock a killed run left behind"; $(BIN)/snakemake --unlock --cores 1 >/dev/null; fi
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
 
@@ -43,6 +47,10 @@ lint: setup
 
 test: setup lint
 	$(BIN)/pytest
+
+# Faults and crashes, measured: a fault mix and a SIGKILL against the local test server (README: Reliability).
+reliability: setup
+	$(BIN)/python benchmarks/bench_reliability.py
 
 clean:
 	rm -rf results logs .snakemake

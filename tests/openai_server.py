@@ -17,7 +17,11 @@ Endpoints
   `/v1/batches/{id}`, `/v1/batches/{id}/cancel`) as OpenAI, with state kept in the server object.
 - Test-only control endpoints (no auth), for a server in another process: `POST /_fake/inject`
   (JSON with the arguments of `inject`), `POST /_fake/reset`, `GET /_fake/stats` →
-  `{"requests": n, "batch_requests": m, "matching": k}` (`?match=text` counts prompts containing it).
+  `{"requests": n, "batch_requests": m, "matching": k, "faults_injected": {kind: n}, "ok_distinct",
+  "ok_total", "duplicates"}` (`?match=text` counts prompts containing it).
+- Fault mix (`ServerConfig.fault_rate`, `fault_mix`, `fault_seed`): a seeded share of chat-completion
+  requests answered with a random fault, for reliability suites (tests/test_reliability.py);
+  `faults_injected` and `ok_answers` count what happened.
 
 Errors have OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`; every response carries an
 `x-request-id` header.
@@ -31,6 +35,7 @@ import argparse
 import asyncio
 import bisect
 import functools
+import hashlib
 import itertools
 import json
 import math
@@ -44,6 +49,7 @@ import threading
 import time
 import urllib.request
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -60,7 +66,8 @@ try:  # optional; the stdlib C encoder is fast enough for the > 2,000 requests/s
 except ImportError:  # pragma: no cover - depends on the environment
     _dumps = functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
 
-__all__ = ["ServerConfig", "FakeOpenAIServer", "start_server_process", "stop_server_process", "FAULTS"]
+__all__ = ["ServerConfig", "FakeOpenAIServer", "start_server_process", "stop_server_process", "FAULTS",
+           "request_key"]
 
 FAULTS = ("429", "500", "503", "400", "401", "hang", "malformed", "truncated", "disconnect")
 DEFAULT_MODEL = "fake-model"
@@ -86,6 +93,14 @@ class ServerConfig:
     api_key: str | None = None  # if set, /v1 requests need "Authorization: Bearer <api_key>"
     batch_polls_until_done: int = 2  # GET /v1/batches/{id} polls that report in_progress first
     record_requests: bool = True  # keep request bodies in `requests` (off for very long benchmarks)
+    # Fault mix: this share of chat-completion requests (those no queued `inject` fault takes) is
+    # answered with one of `fault_mix`, drawn per (fault_seed, request body, how often that body
+    # was seen): the same seed faults the same attempts whatever order concurrent requests arrive in.
+    fault_rate: float = 0.0
+    fault_mix: tuple[str, ...] = ("429", "500", "503", "hang", "disconnect", "malformed", "truncated")
+    fault_seed: int = 0
+    fault_retry_after: float | None = 0.1  # the Retry-After header of a mixed-in 429 (None: no header)
+    fault_hang_s: float = 5.0  # a mixed-in hang: silent this long, then the connection is closed
 
 
 class _ConfigError(Exception):
@@ -124,6 +139,12 @@ def _labels(user_text: str) -> tuple[str, ...]:
     return tuple(seen) or DEFAULT_LABELS
 
 
+def request_key(body: dict) -> str:
+    """sha256 of a chat-completion request body (canonical JSON): one key per distinct request."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+                          .encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _prompt_hash(prompt: str) -> int:
     return zlib.crc32(prompt.encode("utf-8", "surrogatepass"))
 
@@ -155,14 +176,22 @@ class FakeOpenAIServer:
     """The server; `start()` runs it in a background thread with its own event loop.
 
     Attributes for assertions: `requests` (every chat-completion request body received, in order,
-    including those answered with an injected fault or an error), `batch_requests` (the body of every
+    including those answered with an injected fault or an error), `faults_injected` (fault kind →
+    requests answered with it, queued or mixed in), `ok_answers` (request key, see `request_key`, →
+    answers delivered with HTTP 200 to a client still listening), `authorizations` (the
+    Authorization header of each of them, None if absent), `batch_requests` (the body of every
     line of every batch submitted), `batches` / `files` (the Batch API state, by id), `errors`
     (configuration errors the server answered with HTTP 500).
     """
 
     def __init__(self, config: ServerConfig | None = None):
         self.config = config or ServerConfig()
+        unknown = set(self.config.fault_mix) - set(FAULTS)
+        if unknown or not 0 <= self.config.fault_rate <= 1 or (self.config.fault_rate and not self.config.fault_mix):
+            raise ValueError(f"fault_rate must be in [0, 1] with a non-empty fault_mix of {FAULTS}; got "
+                             f"{self.config.fault_rate}, {self.config.fault_mix}")
         self.requests: list[dict] = []
+        self.authorizations: list[str | None] = []
         self.batch_requests: list[dict] = []
         self.files: dict[str, dict] = {}
         self.batches: dict[str, dict] = {}
@@ -171,6 +200,9 @@ class FakeOpenAIServer:
         self._prompts: list[str] = []
         self._n_requests = 0
         self._faults: list[list] = []  # [fault, remaining, match, retry_after, hang_s]
+        self.faults_injected: Counter = Counter()
+        self.ok_answers: Counter = Counter()
+        self._seen: Counter = Counter()  # request key → requests received (drives the fault mix)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._run_tag = os.urandom(3).hex()
@@ -324,11 +356,20 @@ class FakeOpenAIServer:
                 return self._n_requests
             return sum(1 for p in self._prompts if match in p)
 
+    def duplicates(self) -> int:
+        """Request keys answered OK more than once: what a client paid twice for."""
+        with self._lock:
+            return sum(1 for n in self.ok_answers.values() if n > 1)
+
     def reset(self) -> None:
         """Forget queued faults and recorded requests (the Batch API state is kept)."""
         with self._lock:
             self._faults.clear()
+            self.faults_injected.clear()
+            self.ok_answers.clear()
+            self._seen.clear()
             self.requests.clear()
+            self.authorizations.clear()
             self._prompts.clear()
             self.batch_requests.clear()
             self.errors.clear()
@@ -347,6 +388,19 @@ class FakeOpenAIServer:
                         del self._faults[i]
                     return f
         return None
+
+    def _mixed_fault(self, key: str, seen: int) -> list | None:
+        """The fault-mix draw for the `seen`-th arrival of request `key` (ServerConfig.fault_rate):
+        a fault in `_faults`' shape or None. Seeded by (fault_seed, key, seen) only, so it does not
+        depend on the order in which concurrent requests arrive."""
+        cfg = self.config
+        if cfg.fault_rate <= 0:
+            return None
+        rng = random.Random(f"{cfg.fault_seed}:{key}:{seen}")
+        if rng.random() >= cfg.fault_rate:
+            return None
+        kind = rng.choice(cfg.fault_mix)
+        return [kind, 0, None, cfg.fault_retry_after if kind == "429" else None, cfg.fault_hang_s, "mixed"]
 
     def _next_id(self) -> str:
         return f"{self._run_tag}{next(self._ids):021x}"
@@ -531,21 +585,28 @@ class FakeOpenAIServer:
         messages = body.get("messages")
         prompt = ("\n".join(_content_text(m.get("content")) for m in messages if isinstance(m, dict))
                   if isinstance(messages, list) else "")
+        key = request_key(body)
         with self._lock:
             self._n_requests += 1
+            self._seen[key] += 1
+            seen = self._seen[key]
             if self.config.record_requests:
                 self.requests.append(body)
+                self.authorizations.append(request.headers.get("Authorization"))
                 self._prompts.append(prompt)
         if not self._authorised(request):
             return self._unauthorised(request)
         if self.config.latency_s or self.config.latency_jitter_s:
             await self._latency()
-        if self._faults:
-            fault = self._take_fault(prompt)
-            if fault is not None:
-                resp = await self._fault(request, fault)
-                if resp is not None:
-                    return resp
+        fault = self._take_fault(prompt) if self._faults else None
+        if fault is None:
+            fault = self._mixed_fault(key, seen)
+        if fault is not None:
+            with self._lock:
+                self.faults_injected[fault[0]] += 1
+            resp = await self._fault(request, fault)
+            if resp is not None:
+                return resp
         try:
             answer = self._complete(body, prompt)
         except _BadRequest as exc:
@@ -553,10 +614,15 @@ class FakeOpenAIServer:
         except _ConfigError as exc:
             self.errors.append(str(exc))
             return _error(500, f"test server configuration error: {exc}", "server_error", "fake_server_config")
+        transport = request.transport
+        if transport is not None and not transport.is_closing():  # the client still listens: delivered
+            with self._lock:
+                self.ok_answers[key] += 1
         return web.json_response(answer, dumps=_dumps, headers=self._headers())
 
     async def _fault(self, request: web.Request, fault: list) -> web.StreamResponse | None:
-        kind, _, _, retry_after, hang_s = fault
+        kind, _, _, retry_after, hang_s = fault[:5]
+        mixed = len(fault) > 5
         headers = self._headers()
         if retry_after is not None and kind in ("429", "500", "503"):
             headers["Retry-After"] = f"{retry_after:g}"
@@ -577,7 +643,9 @@ class FakeOpenAIServer:
                           "invalid_request_error", "invalid_api_key", headers=self._headers())
         if kind == "hang":
             await asyncio.sleep(hang_s)
-            return None  # then answer normally
+            if not mixed:
+                return None  # then answer normally
+            kind = "disconnect"  # a mixed-in hang never answers: no late answer counts as delivered
         transport = request.transport
         if kind == "malformed":
             return web.Response(status=200, body=b"<html><body><h1>502 Bad Gateway</h1></body></html>",
@@ -828,9 +896,14 @@ class FakeOpenAIServer:
 
     async def _admin_stats(self, request: web.Request) -> web.Response:
         match = request.query.get("match")
+        with self._lock:
+            ok = dict(self.ok_answers)
+            faults = dict(self.faults_injected)
         return web.json_response({"requests": self.count(), "batch_requests": len(self.batch_requests),
                                   "matching": self.count(match) if match is not None else None,
-                                  "errors": list(self.errors)}, dumps=_dumps)
+                                  "errors": list(self.errors), "faults_injected": faults,
+                                  "ok_distinct": len(ok), "ok_total": sum(ok.values()),
+                                  "duplicates": sum(1 for n in ok.values() if n > 1)}, dumps=_dumps)
 
 
 # ---------------------------------------------------------------------- separate process
@@ -930,13 +1003,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--api-key", help="require 'Authorization: Bearer <key>'")
     ap.add_argument("--batch-polls", type=int, help="batch polls reporting in_progress before completed")
     ap.add_argument("--no-record", action="store_true", help="do not keep request bodies (long benchmarks)")
+    ap.add_argument("--fault-rate", type=float, help="share of requests answered with a fault from the mix")
+    ap.add_argument("--fault-seed", type=int, help="seed of the fault mix")
     ap.add_argument("--config-json", default="{}", help="ServerConfig fields as a JSON object")
     ap.add_argument("--print-port", action="store_true", help="print the listening port on stdout")
     ap.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when stdin closes (parent died)")
     args = ap.parse_args(argv)
     cfg = json.loads(args.config_json)
     for flag, name in (("latency", "latency_s"), ("jitter", "latency_jitter_s"), ("api_key", "api_key"),
-                       ("batch_polls", "batch_polls_until_done")):
+                       ("batch_polls", "batch_polls_until_done"), ("fault_rate", "fault_rate"),
+                       ("fault_seed", "fault_seed")):
         if getattr(args, flag) is not None:
             cfg[name] = getattr(args, flag)
     if args.no_logprobs:

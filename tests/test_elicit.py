@@ -79,5 +79,30 @@ def test_odd_payload_shapes_are_reported_not_fatal():
     responses = pd.DataFrame([{"prompt_id": "p", "condition": "c", "country": "US", "status": "ok", "error": None,
                                "payload": json.dumps(bad)}])
     dist, invalid = elicit.distributions(prompts, responses, "logprobs")
-    assert dist.empty and invalid.iloc[0]["reason"] == "unparseable"
+    assert dist.empty and invalid.iloc[0]["reason"] == "unexpected_shape"
     assert "unexpected response shape" in invalid.iloc[0]["detail"]
+
+
+@pytest.mark.parametrize("text,kind", [("", "empty"), ("   ", "empty"), ("As an AI, I don't have opinions.", "refusal"),
+                                       ("E", "off_scale"), ("Answer: F.", "off_scale"), ("はい、賛成です", "other_script"),
+                                       ("Я согласен", "other_script"), ("Probably the second one", "no_label")])
+def test_unusable_answers_are_classified(text, kind):
+    assert elicit.answer_kind(text, ["A", "B", "C", "D"]) == kind
+
+
+def test_unusable_answers_are_counted_by_kind_and_never_crash():
+    labels = ["A", "B"]
+    prompts = pd.DataFrame([{**{k: "x" for k in elicit.META}, "prompt_id": f"p{i}", "condition": "c", "country": "US",
+                             "labels": labels, "shown_options": [0, 1]} for i in range(5)])
+
+    def sample(*texts):
+        return json.dumps({"choices": [{"message": {"content": t}} for t in texts]})
+
+    payloads = [sample("", ""), sample("I'm sorry, I cannot answer that."), sample("C", "C", "I can't"),
+                sample("はい"), json.dumps({"choices": "not a list"})]
+    responses = pd.DataFrame([{"prompt_id": f"p{i}", "condition": "c", "country": "US", "status": "ok", "error": None,
+                               "payload": p} for i, p in enumerate(payloads)])
+    dist, invalid = elicit.distributions(prompts, responses, "sample")
+    assert dist.empty
+    assert list(invalid.sort_values("prompt_id")["reason"]) == ["empty", "refusal", "off_scale", "other_script",
+                                                                "unexpected_shape"]

@@ -170,6 +170,41 @@ def test_api_model_through_the_whole_workflow(tmp_path):
         assert server.count() == distinct + 3
 
 
+def test_a_refused_key_fails_the_job_and_a_plain_rerun_sends_the_refused_requests(tmp_path, monkeypatch):
+    """A wrong key: the model's jobs stop at the first refusal and fail with one line naming the model,
+    the provider's message and the variable; no answer file is written, so after the key is fixed a
+    plain `snakemake` runs the jobs again and sends every request exactly once more."""
+    import yaml
+
+    from openai_server import FakeOpenAIServer, ServerConfig
+
+    copy_workflow(tmp_path)
+    with FakeOpenAIServer(ServerConfig(api_key="sk-test-right")) as server:
+        extra = {"catalog": {"models": {"fake-api": {
+            "provider": "litellm", "model": "openai/fake-model", "api_base": server.url,
+            "api_key_env": "FAKE_API_KEY", "elicitation": {"method": "logprobs", "top_logprobs": 10},
+            "limits": {"max_concurrency": 4}}}}}
+        (tmp_path / "extra.yaml").write_text(yaml.safe_dump(extra))
+        args = ["--configfile", "config/config.yaml", "extra.yaml"]
+        config = ["studies=[wvs_stance]", "models=[uniform,fake-api]", "countries=[NL]"]
+        monkeypatch.setenv("FAKE_API_KEY", "sk-test-wrong")
+        proc = snakemake(tmp_path, *args, config=config, check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0, out[-3000:]
+        lines = [ln for ln in out.splitlines() if ln.startswith("culturelens: fake-api: the provider refused")]
+        assert lines and all("Incorrect API key provided" in ln and "FAKE_API_KEY" in ln for ln in lines), out[-3000:]
+        assert "Traceback" not in out
+        jobs_run = len(lines)
+        assert server.count() <= 4 * jobs_run                      # stopped at the first refusal, not every request
+        assert not list((tmp_path / "results/answers/fake-api").glob("*.parquet"))
+        refused = server.count()
+        monkeypatch.setenv("FAKE_API_KEY", "sk-test-right")
+        snakemake(tmp_path, *args, config=config)
+        responses = pd.read_parquet(tmp_path / "results/wvs_stance/responses/fake-api.parquet")
+        assert (responses.status == "ok").all()
+        assert server.count() - refused == responses.key.nunique()
+
+
 def _snapshot(root):
     """path → (mtime_ns, sha256) of every file under results/."""
     import hashlib

@@ -3,6 +3,7 @@
 
 import asyncio
 import json
+import logging
 import os
 import time
 
@@ -253,3 +254,35 @@ def test_a_batch_that_cannot_be_retrieved_is_abandoned_after_three_tries(server,
     assert json.loads(path.read_text())["status"] == "abandoned"
     _, stats = run(make(server, client="litellm", batch=True, batch_poll_s=0.05), table, tmp_path)
     assert stats.ok == 2                                          # sent again in a new batch
+
+
+def test_litellm_logs_nothing_below_warning(server, tmp_path, caplog):
+    """litellm's per-request INFO lines would fill the job's log (and the console, which shows a
+    failed job's log): its loggers are set to WARNING when the backend is built."""
+    caplog.set_level(logging.INFO)
+    _, stats = run(make(server, "litellm"), prompts(3), tmp_path)
+    assert stats.ok == 3
+    chatty = [r.getMessage() for r in caplog.records if r.name.startswith("LiteLLM") and r.levelno < logging.WARNING]
+    assert not chatty, chatty[:3]
+
+
+
+@pytest.mark.parametrize("client", ["http", "litellm"])
+def test_refused_connection_is_a_connection_failure(tmp_path, client):
+    """Nothing listens on port 9: litellm reports that as InternalServerError("Connection error."),
+    which is a connection failure, not a server error; the message keeps the underlying cause."""
+    spec = {"provider": "litellm", "model": "openai/fake-model", "api_base": "http://127.0.0.1:9/v1",
+            "client": client, "elicitation": {"method": "logprobs"}}
+    responses, stats = run(backends.make("closed", spec), prompts(1), tmp_path, max_attempts=1)
+    row = responses.iloc[0]
+    assert stats.failed == {"connection": 1} and row["error_kind"] == "connection"
+    assert "Connect call failed" in row["error"] or "Cannot connect" in row["error"], row["error"]
+
+
+@pytest.mark.parametrize("fault,kind", [("500", "server_error"), ("503", "server_error"), ("malformed", "malformed"),
+                                        ("truncated", "truncated"), ("disconnect", "connection")])
+@pytest.mark.parametrize("client", ["http", "litellm"])
+def test_both_clients_name_a_fault_alike(server, tmp_path, fault, kind, client):
+    server.inject(fault, times=1)
+    _, stats = run(make(server, client), prompts(1), tmp_path, max_attempts=1)
+    assert stats.failed == {kind: 1}

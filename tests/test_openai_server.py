@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -25,6 +26,7 @@ from openai_server import (  # noqa: E402
     FakeOpenAIServer,
     ServerConfig,
     start_server_process,
+    request_key,
     stop_server_process,
 )
 
@@ -411,3 +413,97 @@ def test_server_process_dies_with_its_parent(tmp_path):
             parent.kill()
             parent.wait()
         parent.stdout.close()
+
+
+# ---------------------------------------------------------------------- fault mix
+def _mix_round(cfg: ServerConfig, prompts: int, timeout: float = 0.5) -> tuple[FakeOpenAIServer, Counter]:
+    """Send each of `prompts` distinct questions once (openai SDK, no retries, 8 at a time) to a fresh
+    server with `cfg`; returns the stopped server and the outcomes by exception type name ("ok")."""
+    srv = FakeOpenAIServer(cfg).start()
+
+    async def one(c, i, sem):
+        async with sem:
+            msg = [{"role": "user", "content": f"Question {i}?\nA. Yes\nB. No"}]
+            try:
+                await c.chat.completions.create(model="fake-model", messages=msg)
+                return "ok"
+            except Exception as exc:  # noqa: BLE001 - the outcome is what is counted
+                return type(exc).__name__
+
+    async def main():
+        sem = asyncio.Semaphore(8)
+        async with client(srv, timeout=timeout) as c:
+            return Counter(await asyncio.gather(*(one(c, i, sem) for i in range(prompts))))
+
+    try:
+        return srv, run(main())
+    finally:
+        srv.stop()
+
+
+def test_fault_mix_share_kinds_and_counts():
+    """About fault_rate of the requests fail, every kind of the mix occurs, faults_injected counts
+    them, and only the requests answered OK are in ok_answers."""
+    cfg = ServerConfig(fault_rate=0.3, fault_seed=7, fault_hang_s=2.0)
+    srv, outcomes = _mix_round(cfg, 300)
+    injected = sum(srv.faults_injected.values())
+    assert set(srv.faults_injected) == set(cfg.fault_mix)
+    assert 60 <= injected <= 120                                  # 30 % of 300, binomial sd ≈ 8
+    assert outcomes["ok"] == 300 - injected == sum(srv.ok_answers.values()) == len(srv.ok_answers)
+    assert outcomes["APITimeoutError"] == srv.faults_injected["hang"]
+    assert outcomes["RateLimitError"] == srv.faults_injected["429"]
+    assert srv.count() == 300 and srv.duplicates() == 0
+
+
+def test_fault_mix_is_deterministic_per_seed_whatever_the_order():
+    """The same seed faults the same requests with the same kinds (the draw hangs on the request and
+    how often it was seen, not on arrival order); another seed faults others."""
+    def faulted(seed):
+        cfg = ServerConfig(fault_rate=0.25, fault_seed=seed, fault_mix=("500", "503", "429"))
+        srv, _ = _mix_round(cfg, 120)
+        ok = {json.dumps(r["messages"]) for r in srv.requests} - {
+            json.dumps(r["messages"]) for r in srv.requests if request_key(r) in srv.ok_answers}
+        return ok, dict(srv.faults_injected)
+
+    first, second, other = faulted(3), faulted(3), faulted(4)
+    assert first == second and first[0]
+    assert other[0] != first[0]
+
+
+def test_fault_mix_retries_meet_fresh_draws_and_429_says_retry_after():
+    """A retried request is drawn again (its n-th arrival), so a retrying client gets through; the
+    mixed-in 429 carries the configured Retry-After."""
+    srv = FakeOpenAIServer(ServerConfig(fault_rate=0.5, fault_mix=("429",), fault_retry_after=0.05)).start()
+    try:
+        statuses = []
+        for i in range(20):
+            body = json.dumps({"model": "fake-model", "messages": [{"role": "user", "content": f"Q{i}?\nA. x\nB. y"}]})
+            for _ in range(20):
+                req = urllib.request.Request(srv.url + "/chat/completions", body.encode(),
+                                             {"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(req, timeout=5) as resp:
+                        statuses.append(resp.status)
+                        break
+                except urllib.error.HTTPError as err:
+                    assert err.code == 429 and err.headers["Retry-After"] == "0.05"
+                    statuses.append(429)
+        assert statuses.count(200) == 20 and len(srv.ok_answers) == 20
+        assert srv.faults_injected["429"] == statuses.count(429) > 0
+        assert srv.count() == len(statuses)
+    finally:
+        srv.stop()
+
+
+def test_fault_rate_zero_changes_nothing(server):
+    """The default config never injects: queued faults behave as before and are counted too."""
+    assert server.config.fault_rate == 0
+    for _ in range(5):
+        run(chat(server))
+    server.inject("500")
+    with pytest.raises(openai.InternalServerError):
+        run(chat(server))
+    assert dict(server.faults_injected) == {"500": 1}
+    assert sum(server.ok_answers.values()) == 5 and len(server.ok_answers) == 1 and server.duplicates() == 1
+    with pytest.raises(ValueError):
+        FakeOpenAIServer(ServerConfig(fault_rate=0.1, fault_mix=("teapot",)))

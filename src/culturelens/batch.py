@@ -23,14 +23,8 @@ MAX_COLLECT_ERRORS = 3     # a batch that cannot be retrieved this often is aban
 
 
 def _provider_kwargs(backend) -> dict:
-    kwargs = {"custom_llm_provider": "openai"}
-    if backend.api_base:
-        kwargs["api_base"] = backend.api_base
-    if backend.api_key:
-        kwargs["api_key"] = backend.api_key
-    elif backend.api_base:
-        kwargs["api_key"] = "none"  # local endpoints ignore it; the SDK insists on one
-    return kwargs
+    # the key only goes where the model's config says (see backends/litellm_backend.py)
+    return {"custom_llm_provider": "openai", **backend.credentials()}
 
 
 def _body(request: dict) -> dict:

@@ -115,6 +115,11 @@ def _valid_code(code: str, territories: set[str]) -> bool:
     return country in territories and 1 <= len(sub) <= 3 and sub.isalnum() and sub.isupper()
 
 
+def is_code(code: str) -> bool:
+    """An ISO 3166-1 alpha-2 code known to CLDR, or an ISO 3166-2 subdivision of one (GB-NIR)."""
+    return _valid_code(code, _territory_codes())
+
+
 @lru_cache(maxsize=1)
 def _territory_codes() -> set[str]:
     """ISO 3166-1 alpha-2 codes known to CLDR (no numeric regions, no pseudo codes)."""

@@ -65,6 +65,54 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text or ""))
 
 
+_OFF_SCALE = re.compile(r"^\W*(?i:(?:the\s+)?answer(?:\s+is)?\s*[:\-]?\s*)?\(?([A-Z])(?=\s*$|[.):,\]])")
+
+
+def answer_kind(text: str, labels: Sequence[str]) -> str:
+    """Why a free-text answer names no shown option: `empty`, `refusal`, `off_scale` (a letter that
+    was not shown), `other_script` (no Latin letter at all: often an answer in the prompt's language
+    instead of a letter) or `no_label`."""
+    text = (text or "").strip()
+    if not text:
+        return "empty"
+    if is_refusal(text):
+        return "refusal"
+    m = _OFF_SCALE.match(text)
+    if m and m.group(1) not in labels:
+        return "off_scale"
+    if not re.search(r"[A-Za-z]", text) and re.search(r"\w", text):
+        return "other_script"
+    return "no_label"
+
+
+# reasons a prompt row has no distribution (`invalid.reason`), besides the response's own status
+UNPARSEABLE_KINDS = ("empty", "refusal", "off_scale", "other_script", "no_label", "no_logprobs",
+                     "no_json", "invalid_probabilities", "unexpected_shape")
+
+
+def why_unparseable(payload: dict, labels: Sequence[str], method: str) -> str:
+    """The kind of an answer no parser could use (one of UNPARSEABLE_KINDS)."""
+    try:
+        choices = payload.get("choices") or []
+        texts = [((c.get("message") or {}).get("content") or "") for c in choices]
+        first = choices[0] if choices else {}
+    except AttributeError:
+        return "unexpected_shape"
+    if method == "logprobs":
+        if not (first.get("logprobs") or {}).get("content"):
+            return "no_logprobs"
+        token = first["logprobs"]["content"][0].get("token") or ""
+        return answer_kind(token, labels)
+    if method == "verbalized":
+        text = texts[0] if texts else ""
+        if "{" not in text:
+            kind = answer_kind(text, labels)
+            return kind if kind in ("empty", "refusal", "other_script") else "no_json"
+        return "invalid_probabilities"
+    kinds = [answer_kind(t, labels) for t in texts] or ["empty"]
+    return max(dict.fromkeys(kinds), key=kinds.count)   # the most frequent kind among the draws
+
+
 def from_samples(payload: dict, labels: Sequence[str]):
     counts = dict.fromkeys(labels, 0)
     refused = unparseable = 0
@@ -113,7 +161,8 @@ def distributions(prompts, responses, method: str):
     """Long table: one row per (prompt row, option_index) with `prob`, plus per-prompt validity.
 
     Prompt rows whose response failed, abstained or could not be parsed get no probability rows;
-    they are returned in the second table (`invalid`) with the reason, so they are reported.
+    they are returned in the second table (`invalid`) with the reason (`failed`, `abstained`,
+    `missing`, or the kind of unusable answer: UNPARSEABLE_KINDS), so they are counted and reported.
     """
     import pandas as pd
 
@@ -129,11 +178,13 @@ def distributions(prompts, responses, method: str):
             continue
         labels = list(rec["labels"])
         try:
-            probs, coverage, n_valid, n_invalid, note = parser(json.loads(rec["payload"]), labels)
+            payload = json.loads(rec["payload"])
+            probs, coverage, n_valid, n_invalid, note = parser(payload, labels)
+            kind = why_unparseable(payload, labels, method) if probs is None else None
         except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:  # an odd payload shape
-            probs, note = None, f"unexpected response shape: {type(err).__name__}: {err}"
+            probs, note, kind = None, f"unexpected response shape: {type(err).__name__}: {err}", "unexpected_shape"
         if probs is None:
-            invalid.append({**meta, "reason": "unparseable", "detail": note})
+            invalid.append({**meta, "reason": kind, "detail": note})
             continue
         for lab_pos, (option_index, p) in enumerate(zip(rec["shown_options"], probs)):
             rows.append({**meta, "option_index": int(option_index), "position": lab_pos, "prob": p,

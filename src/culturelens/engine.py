@@ -7,6 +7,9 @@
   the job's total time.
 - Every response is written to the store the moment it arrives; failures are recorded with the
   provider's message and their kind, and reported, never dropped.
+- A refused key (kind `auth`) stops the model: no request is sent after the first one (the others
+  would all be refused too). The requests not sent are reported as failed `auth` but not stored:
+  nothing was asked, and the next run (with the key fixed) sends them.
 - Requests are sent in the order of their text so prompts sharing a persona prefix run together
   (prefix caching on vLLM).
 - Backends that answer locally, for free and deterministically (the reference respondents: their
@@ -38,6 +41,9 @@ log = logging.getLogger(__name__)
 # failure kinds a later run may fix: the inference job fails so that the next run retries them
 RETRYABLE_KINDS = ("rate_limit", "server_error", "timeout", "connection", "truncated", "malformed",
                    "deadline", "batch_pending")
+# failure kinds every other request of the model would meet too: the first one stops the sending
+STOP_KINDS = ("auth",)
+NOT_SENT = "not sent after an authentication failure"
 
 RESPONSE_COLUMNS = ["prompt_id", "condition", "country", "key", "status", "cached", "error", "error_kind",
                     "attempts", "latency_s", "cost_usd", "payload"]
@@ -54,6 +60,7 @@ class RunStats:
     ok: int = 0
     abstained: int = 0
     failed: Counter = field(default_factory=Counter)   # kind → count
+    not_sent: int = 0       # failed without being sent: the model was stopped (STOP_KINDS)
     attempts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -66,7 +73,8 @@ class RunStats:
         return (f"{self.model}: {self.unique_requests} distinct requests for {self.prompt_rows} prompt rows; "
                 f"sent {self.sent} ({self.attempts} attempts), {self.cached} from the store"
                 f"{f', answered locally {self.local}' if self.local else ''}; "
-                f"ok {self.ok}, abstained {self.abstained}, failed {sum(self.failed.values())} ({failures}); "
+                f"ok {self.ok}, abstained {self.abstained}, failed {sum(self.failed.values())} ({failures}"
+                f"{f'; {self.not_sent} of them {NOT_SENT}' if self.not_sent else ''}); "
                 f"tokens {self.prompt_tokens} in / {self.completion_tokens} out; cost ${self.cost_usd:.4f}; "
                 f"{self.seconds:.1f} s")
 
@@ -112,9 +120,21 @@ def missing(prompts: pd.DataFrame, backend, store: ResponseStore) -> int:
     return sum(key not in store for key in requests)
 
 
+@dataclass
+class Stop:
+    """Set by the model's first failure of a STOP_KINDS kind: nothing is sent after it."""
+    kind: str | None = None
+    message: str = ""
+
+    def note(self, err: Fatal) -> None:
+        if err.kind in STOP_KINDS and self.kind is None:
+            self.kind, self.message = err.kind, str(err)
+
+
 async def _send_one(key: str, request: dict, backend, limits: Limits, limiter: RateLimiter,
-                    deadline: float) -> dict:
+                    deadline: float, stop: Stop | None = None) -> dict:
     """All attempts at one request; returns the store record (status ok, abstained or failed)."""
+    stop = stop or Stop()
     estimate = backend.estimate_tokens(request)
     errors: list[str] = []
     attempt = 0
@@ -123,10 +143,14 @@ async def _send_one(key: str, request: dict, backend, limits: Limits, limiter: R
         attempt += 1
         if time.monotonic() > deadline:
             return _failure(key, request, backend, "deadline", "the job's max_total_s ran out", attempt - 1, errors, started)
-        await limiter.acquire(estimate)
+        if stop.kind is None:
+            await limiter.acquire(estimate)
+        if stop.kind is not None:   # also when it was set while this one waited for the rate limiter
+            return _not_sent(key, request, backend, stop, attempt - 1, errors, started)
         try:
             result = await backend.send(request, limits.timeout_s)
         except Fatal as err:
+            stop.note(err)
             return _failure(key, request, backend, err.kind, str(err), attempt, errors, started)
         except Retryable as err:
             errors.append(f"{err.kind}: {err}")
@@ -155,6 +179,12 @@ def _failure(key, request, backend, kind, message, attempts, errors, started) ->
             "attempt_errors": errors, "usage": {}, "cost_usd": 0.0, "latency_s": time.perf_counter() - started}
 
 
+def _not_sent(key, request, backend, stop: Stop, attempts, errors, started) -> dict:
+    """A request the model was stopped before (a refused key): failed with the stop's kind, never stored."""
+    record = _failure(key, request, backend, stop.kind, f"{NOT_SENT}: {stop.message}", attempts, errors, started)
+    return {**record, "not_sent": True}
+
+
 async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None, limits: Limits | None = None,
                     progress: bool = False) -> tuple[pd.DataFrame, RunStats]:
     """Answer every prompt row (see module docstring); returns (responses table, stats).
@@ -174,6 +204,7 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None,
     bar = Progress(backend.name, len(requests), stats.cached, progress)
     limiter = RateLimiter(limits)
     deadline = time.monotonic() + limits.max_total_s
+    stop = Stop()
     queue: asyncio.Queue = asyncio.Queue()
     for key in todo:
         queue.put_nowait(key)
@@ -185,8 +216,8 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None,
                 key = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            record = await _send_one(key, requests[key], backend, limits, limiter, deadline)
-            if stored:
+            record = await _send_one(key, requests[key], backend, limits, limiter, deadline, stop)
+            if stored and not record.get("not_sent"):
                 store.put(record)
             fresh[key] = record
             bar.update(record["status"] == "failed", record["cost_usd"])
@@ -196,7 +227,7 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None,
             # one at a time through the same path as a real request (errors recorded the same way);
             # concurrency would only add scheduling work to an answer computed in this process
             for key in todo:
-                fresh[key] = await _send_one(key, requests[key], backend, limits, limiter, deadline)
+                fresh[key] = await _send_one(key, requests[key], backend, limits, limiter, deadline, stop)
         elif getattr(backend, "use_batch", False) and todo:
             from .batch import run_batches
 
@@ -218,6 +249,7 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None,
         bar.close()
         await backend.aclose()
     for record in fresh.values():
+        stats.not_sent += bool(record.get("not_sent"))
         answered = record["status"] != "failed" or record["attempts"] > 0
         if not stored:
             stats.local += answered

@@ -7,6 +7,7 @@ resources/templates/SOURCE.md and tests/test_resources_text.py for the format).
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,27 @@ COUNTRY_PHRASE_FIELDS = {
 }
 
 
+# Placeholders each field may contain (a typo such as {contry} would be sent to the model verbatim).
+ALLOWED = {"persona": {"country"}, "user": {"persona", "question", "options", "instruction"},
+           "option_line": {"label", "option"}, "stance_question": {"statement"}, "system": set(),
+           "instruction": set(), "answer_cue": set(), "verbalized_instruction": {"example"},
+           "your_country": set(), "country_leader": {"country"}, "your_country_leader": set()}
+
+
+def _check_placeholders(path: Path, key: str, field: str, text) -> None:
+    if not isinstance(text, str):
+        return
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as err:
+        raise InputError(path, key, "text whose braces are placeholders like {country} (a literal brace is {{ or }})",
+                         f"{text!r} ({err})") from None
+    unknown = sorted(names - ALLOWED[field])
+    if unknown:
+        allowed = ", ".join(f"{{{n}}}" for n in sorted(ALLOWED[field])) or "no placeholder"
+        raise InputError(path, key, f"only {allowed} here", ", ".join(f"{{{n}}}" for n in unknown))
+
+
 @dataclass(frozen=True)
 class Template:
     language: str
@@ -59,6 +81,8 @@ def load(path: Path) -> Template:
             raise InputError(path, key, "a value (missing)")
     if data["language"] != path.stem:
         raise InputError(path, "language", f"'{path.stem}' (the file name)", data["language"])
+    _check_placeholders(path, "answer_cue", "answer_cue", data["answer_cue"])
+    _check_placeholders(path, "verbalized_instruction", "verbalized_instruction", data["verbalized_instruction"])
     if "{example}" not in data["verbalized_instruction"]:
         raise InputError(path, "verbalized_instruction", "text containing {example}", data["verbalized_instruction"])
     phrases = data["country_phrases"]
@@ -70,6 +94,7 @@ def load(path: Path) -> Template:
         if not isinstance(text, str) or not text.strip() or any(ph not in text for ph in needed):
             raise InputError(path, f"country_phrases.{key}",
                              "non-empty text" + (f" containing {', '.join(needed)}" if needed else ""), text)
+        _check_placeholders(path, f"country_phrases.{key}", key, text)
     paraphrases = data["paraphrases"]
     if not isinstance(paraphrases, list) or not paraphrases:
         raise InputError(path, "paraphrases", "a non-empty list")
@@ -80,6 +105,8 @@ def load(path: Path) -> Template:
             for ph in placeholders:
                 if ph not in para[field]:
                     raise InputError(path, f"paraphrases[{i}].{field}", f"text containing {ph}", para[field])
+            if field in ALLOWED:
+                _check_placeholders(path, f"paraphrases[{i}].{field}", field, para[field])
         if not (isinstance(para["stance_options"], list) and len(para["stance_options"]) == 2):
             raise InputError(path, f"paraphrases[{i}].stance_options", "two options: agree, disagree")
     return Template(data["language"], data["provenance"], data["answer_cue"], tuple(paraphrases), digest(data),

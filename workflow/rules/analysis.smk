@@ -20,8 +20,13 @@ rule cells:
 rule alignment:
     input:
         cells=lambda wc: expand("results/{study}/cells/{model}.parquet", study=wc.study, model=MODELS),
+        # read only when no model gave a usable answer, to say why
+        responses=lambda wc: expand("results/{study}/responses/{model}.parquet", study=wc.study, model=MODELS),
+        invalid=lambda wc: expand("results/{study}/distributions/{model}.invalid.parquet", study=wc.study, model=MODELS),
     output:
         alignment="results/{study}/alignment.parquet",
+    params:
+        models=MODELS,
     log:
         "logs/{study}/alignment.log",
     conda:

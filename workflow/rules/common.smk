@@ -1,20 +1,39 @@
+import os
 import re
 import sys
 from pathlib import Path
 
+import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from culturelens import countries as country_names, jobs, shards  # noqa: E402
-from culturelens.config import check, check_models, digest, study_kind  # noqa: E402
+from culturelens.config import (  # noqa: E402
+    Sources,
+    check,
+    check_models,
+    check_schema,
+    check_templates,
+    digest,
+    study_kind,
+)
 from culturelens.errors import InputError  # noqa: E402
 
-validate(config, "../schemas/config.schema.yaml")
+# Every key checked before any job runs; an error names the file that set the key (config/config.yaml,
+# a --configfile, or --config), the key, the value and what was expected, in one line.
+_cli_files = [os.path.abspath(f) for f in workflow.config_settings.configfiles]
+SOURCES = Sources([os.path.relpath(f) for f in workflow.configfiles if os.path.abspath(f) not in _cli_files]
+                  + [os.path.relpath(f) for f in _cli_files], dict(workflow.config_settings.config))
 try:
-    check(config)
-    check_models(config)  # API keys present, methods supported: before any request is sent
+    check_schema(config, yaml.safe_load(Path(workflow.basedir, "workflow/schemas/config.schema.yaml").read_text()),
+                 SOURCES)
+    validate(config, "../schemas/config.schema.yaml")  # the same schema again: fills in its defaults
+    check(config, SOURCES)
+    check_templates(config, SOURCES)
+    # API keys present, methods supported: before any request is sent (passes cached, see check_models)
+    check_models(config, SOURCES("catalog.models"), cache=".snakemake/culturelens-checks.json")
 except InputError as err:
     raise WorkflowError(f"Invalid configuration: {err}") from None
 
@@ -164,7 +183,17 @@ def stats_input(wildcards):
     return f"results/{wildcards.study}/alignment.parquet"
 
 
+def check_selected_countries():
+    """Every configured country has survey data in at least one selected study (known once the
+    surveys are imported): a valid code without data is named, not silently left out."""
+    missing = [c for c in config["countries"] if not any(c in study_countries(s) for s in STUDIES)]
+    if missing:
+        raise WorkflowError(f"culturelens: bad input: {SOURCES('countries')}: field 'countries': expected countries "
+                            f"with survey data in a selected study ({', '.join(STUDIES)}), got {missing}")
+
+
 def summary_inputs(wildcards):
+    check_selected_countries()
     files = {}
     for study in STUDIES:
         files[f"{study}__notes"] = f"results/{study}/survey/notes.txt"

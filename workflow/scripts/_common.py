@@ -16,6 +16,11 @@ from culturelens.errors import InputError  # noqa: E402
 CONSOLE = sys.__stderr__  # the terminal, for progress bars and final lines (stderr goes to the log)
 
 
+class JobFailed(Exception):
+    """A job that cannot finish for a reason its message explains (what to fix, then rerun): one
+    line on the console and in the log, no traceback, as for bad input."""
+
+
 def run(snakemake, main) -> None:
     log_path = Path(snakemake.log[0])
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,6 +34,10 @@ def run(snakemake, main) -> None:
         except InputError as err:
             logging.error("%s", err)
             print(f"culturelens: bad input: {err}", file=console)
+            sys.exit(1)
+        except JobFailed as err:
+            logging.error("%s", err)
+            print(f"culturelens: {err}", file=console)
             sys.exit(1)
         except Exception as err:  # noqa: BLE001 — the traceback goes to the job's log, one line to the console
             logging.exception("job failed")

@@ -42,7 +42,7 @@ def main(sm):
         logging.info("%s", stats.line())
         if sm.rule == "query_model":
             print(f"{model} {sm.wildcards.shard}: {stats.line()}", file=_common.CONSOLE)
-    fail_if_retryable(responses)
+    fail_if_retryable(responses, model, spec)
     tables = [responses[(table["_study"] == s).to_numpy()].assign(study=s) for s in prompts]
     jobs.answers_table(tables).to_parquet(sm.output[0])
 
@@ -64,7 +64,7 @@ def serve_vllm(sm, model, spec, limits):
             responses, stats = engine.run(table, StoreOnly(backend), ReadOnly(store), limits)
     logging.info("%s", stats.line())
     print(f"{model}: {stats.line()}", file=_common.CONSOLE)
-    fail_if_retryable(responses)
+    fail_if_retryable(responses, model, spec)
     with open(sm.output[0], "w", encoding="utf-8") as fh:
         json.dump({"model": model, "prompt_rows": len(table), "requests_missing_before": todo,
                    "status": responses["status"].value_counts().to_dict(), "stats": stats.line()}, fh, indent=1)
@@ -112,13 +112,28 @@ class ReadOnly:
         pass
 
 
-def fail_if_retryable(responses: pd.DataFrame) -> None:
-    failed = responses[(responses["status"] == "failed") & responses["error_kind"].isin(engine.RETRYABLE_KINDS)]
-    retry = failed.drop_duplicates("key")["error_kind"].value_counts().to_dict()
+def fail_if_retryable(responses: pd.DataFrame, model: str, spec) -> None:
+    """Fail the job, its output unwritten, when a rerun may answer failed requests: a refused key
+    once it is fixed (engine.STOP_KINDS; said in one line: the provider's message and the variable
+    to set), a retryable kind as it is. What arrived is in the store, failures are not final there
+    and requests not sent are not stored at all, so a plain rerun sends exactly the failed ones."""
+    failed = responses[responses["status"] == "failed"].drop_duplicates("key")
+    refused = failed[failed["error_kind"].isin(engine.STOP_KINDS)]
+    if len(refused):
+        raise _common.JobFailed(f"{model}: the provider refused the key: {_provider_message(refused)}; "
+                                f"{backends.key_hint(model, spec)}, then rerun ({len(refused)} requests wait for it)")
+    retry = failed[failed["error_kind"].isin(engine.RETRYABLE_KINDS)]["error_kind"].value_counts().to_dict()
     if retry:
-        # what arrived is in the store; failing the job makes the next run retry only these
-        raise RuntimeError(f"{sum(retry.values())} requests failed for reasons worth retrying ({retry}); "
-                           "rerun to retry them (answers already received are kept in the store)")
+        raise _common.JobFailed(f"{model}: {sum(retry.values())} requests failed for reasons worth retrying "
+                                f"({retry}); rerun to retry them (answers already received are kept in the store)")
+
+
+def _provider_message(refused: pd.DataFrame) -> str:
+    """The provider's own words from a request that was sent (the others only repeat them)."""
+    errors = refused["error"].fillna("").astype(str)
+    sent = errors[~errors.str.startswith(engine.NOT_SENT)]
+    message = (sent if len(sent) else errors).iloc[0].removeprefix(f"{engine.NOT_SENT}: ")
+    return " ".join(message.split())[:300]
 
 
 def _say(message: str) -> None:
@@ -126,4 +141,5 @@ def _say(message: str) -> None:
     print(f"culturelens: {message}", file=_common.CONSOLE)
 
 
-_common.run(snakemake, main)  # noqa: F821
+if "snakemake" in globals():  # run by Snakemake; tests import the module for its functions
+    _common.run(snakemake, main)  # noqa: F821

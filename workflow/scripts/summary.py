@@ -12,12 +12,19 @@ from culturelens.environment import describe
 from culturelens.summary import write_summary
 
 
-def response_counts(path) -> dict:
-    responses = pd.read_parquet(path, columns=["status", "cached"])
+def response_counts(path) -> tuple[dict, str | None]:
+    """Rows by status, and one line of the failed requests by kind with the provider's first message."""
+    responses = pd.read_parquet(path, columns=["key", "status", "cached", "error_kind", "error"])
     counts = responses["status"].value_counts().to_dict()
     counts["from_store"] = int(responses["cached"].sum())
     counts["prompt_rows"] = len(responses)
-    return {k: int(v) for k, v in counts.items()}
+    failed = responses[responses["status"] == "failed"].drop_duplicates("key")
+    line = None
+    if len(failed):
+        kinds = [f"{kind} {len(grp)} (e.g. {str(grp['error'].iloc[0])[:160]!r})"
+                 for kind, grp in failed.groupby(failed["error_kind"].fillna("unknown"), sort=True)]
+        line = f"{len(failed)} requests failed: " + "; ".join(kinds)
+    return {k: int(v) for k, v in counts.items()}, line
 
 
 def main(sm):
@@ -28,7 +35,9 @@ def main(sm):
         notes += Path(inputs[f"{study}__prompt_notes"]).read_text(encoding="utf-8").splitlines()
         entry, counts = {"stats": {}}, {}
         for model in sm.params.models:
-            counts[model] = response_counts(inputs[f"{study}__responses__{model}"])
+            counts[model], failures = response_counts(inputs[f"{study}__responses__{model}"])
+            if failures:
+                notes.append(f"{model}: {failures}")
             invalid = pd.read_parquet(inputs[f"{study}__invalid__{model}"])
             if len(invalid):
                 by_reason = ", ".join(f"{n} {r}" for r, n in invalid["reason"].value_counts().items())

@@ -7,8 +7,11 @@ caching, concurrency, rate limits, retries and bookkeeping belong to `culturelen
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Protocol
+
+from ..errors import InputError
 
 
 class Retryable(Exception):
@@ -43,6 +46,31 @@ class Backend(Protocol):
 
     async def aclose(self) -> None:
         ...
+
+
+def require_key_env(name: str, spec: Mapping, file: str) -> None:
+    """A model whose `api_key_env` names an unset variable is refused before any job: its requests
+    would go out without the key and all fail."""
+    key_env = spec.get("api_key_env")
+    if key_env and not os.environ.get(key_env):
+        raise InputError(file, f"catalog.models.{name}.api_key_env",
+                         f"the environment variable {key_env} to be set (the model's key comes only from it)")
+
+
+def key_hint(name: str, spec: Mapping) -> str:
+    """What to do when the provider refuses the model's key: set the variable it is read from."""
+    where = f"catalog.models.{name}"
+    if spec.get("api_key_env"):
+        return f"set {spec['api_key_env']} (named by {where}.api_key_env) to a valid key"
+    if spec.get("api_base"):
+        return f"name the variable holding the key for {spec['api_base']} in {where}.api_key_env"
+    if spec["provider"] == "litellm":
+        from .litellm_backend import provider_key_variables
+
+        names = provider_key_variables(spec["model"])
+        if names:
+            return f"set {' or '.join(names)} to a valid key"
+    return f"name the variable holding a valid key in {where}.api_key_env"
 
 
 def make(name: str, spec: Mapping, **context) -> Backend:

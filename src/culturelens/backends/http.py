@@ -3,6 +3,9 @@
 The usual Python clients spend far more CPU per request than a local vLLM server needs to answer a
 one-token request (see benchmarks/); this client sends the same JSON over one pooled aiohttp
 session and parses the reply with the standard library.
+
+The key is the value of the variable `api_key_env` names (config.check_models refuses the model
+if it is unset), sent only to `api_base`; without `api_key_env` no Authorization header is sent.
 """
 
 from __future__ import annotations

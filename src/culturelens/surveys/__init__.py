@@ -51,5 +51,22 @@ def load(fmt: str, study: str, paths: dict[str, str], *, strict_countries: bool 
         raise InputError("<config>", "paths", f"a mapping with keys {PATH_KEYS[fmt]}", paths)
     if not isinstance(strict_countries, bool):
         raise InputError("<config>", "strict_countries", "true or false", strict_countries)
-    return FORMATS[fmt](study, {k: str(v) for k, v in paths.items() if v is not None},
-                        strict_countries=strict_countries)
+    tables = FORMATS[fmt](study, {k: str(v) for k, v in paths.items() if v is not None},
+                          strict_countries=strict_countries)
+    _check_not_empty(fmt, paths, tables)
+    return tables
+
+
+def _check_not_empty(fmt: str, paths: dict, tables: SurveyTables) -> None:
+    """A survey that imports to nothing is an error naming its file, not an empty table a later
+    step trips over."""
+    main = paths.get(PATH_KEYS[fmt][0])
+    if tables.items.empty:
+        raise InputError(main, "rows", "at least one survey item")
+    if fmt == "vsm2013":
+        return
+    if tables.targets.empty:
+        target_file = paths.get("targets", main)
+        unknown = [line for line in tables.report if "unknown" in line.lower()]
+        raise InputError(target_file, "rows", "at least one answer distribution of a known country"
+                         + (f" ({unknown[0][:150]})" if unknown else ""), "no rows left")

@@ -356,6 +356,8 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise InputError(path, "columns", f"columns {REQUIRED_COLUMNS}", list(raw.columns))
+    if raw.empty:
+        raise InputError(path, "rows", "at least one question row")
 
     report: list[str] = []
     mapper = CountryMapper(path, strict=strict_countries)
