@@ -1,13 +1,10 @@
 """Faults and crashes as a suite (issue 9): the real workflow, one API model answered by the local
 test server, under a random mix of provider faults, a SIGKILL of the whole Snakemake run half-way
-through inference, and two Snakemake runs over one store at once. Each ends with the results a
+through inference. Each ends with the results a
 quiet run gives, nothing paid twice and nothing left behind. Helpers: tests/reliability.py."""
 
 from __future__ import annotations
 
-import threading
-
-import pandas as pd
 import pytest
 from openai_server import FakeOpenAIServer, ServerConfig
 from reliability import (
@@ -20,7 +17,6 @@ from reliability import (
     run_until_done,
     snakemake,
     start,
-    store_readback,
     store_lines,
     unlock_if_locked,
     unreadable_parquets,
@@ -94,30 +90,4 @@ def test_sigkill_half_way_then_a_plain_rerun(tmp_path, reference):
     assert_same_tables(work, reference)
 
 
-def test_two_runs_over_one_store_at_once(reference, quiet_server):
-    """NL and US slices in two Snakemake processes at once, into one empty store: both succeed, each
-    distinct request is sent once, and the store reads back with every answer and no torn line."""
-    work = reference
-    quiet_server.reset()
-    quiet_server.config.latency_s = 0.2   # the inference jobs overlap whatever their start-up times
-    procs: dict[str, object] = {}
-
-    def run(country):
-        procs[country] = snakemake(work, f"results/slices/country/{country}.tsv", "--forcerun", "query_model",
-                                   countries=COUNTRIES, config=["store=store-concurrent"], check=False)
-
-    threads = [threading.Thread(target=run, args=(c,)) for c in COUNTRIES]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    quiet_server.config.latency_s = 0.0
-    for country, proc in procs.items():
-        assert proc.returncode == 0, f"{country}:\n{proc.stdout[-3000:]}\n{proc.stderr[-4000:]}"
-    keys = set()
-    for country in COUNTRIES:
-        keys |= set(pd.read_parquet(work / f"results/answers/fake-api/{country}.parquet", columns=["key"]).key)
-    assert quiet_server.count() == len(keys) and quiet_server.duplicates() == 0
-    assert store_readback(work, "store-concurrent") == (len(keys), 0)
-    logs = [(work / f"logs/answers/fake-api/{c}.log").read_text() for c in COUNTRIES]
-    assert any("waiting for the response store of fake-api" in log for log in logs), "the runs did not overlap"
+# Two runs over one store at once (sharing requests): tests/test_slices.py::test_two_slices_at_once_never_pay_twice
