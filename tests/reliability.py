@@ -144,14 +144,6 @@ def unreadable_parquets(work: Path) -> list[str]:
     return bad
 
 
-def store_readback(work: Path, store: str = "store") -> tuple[int, int]:
-    """(distinct final records, torn lines) of the model's store, as culturelens reads it back."""
-    from culturelens.store import ResponseStore
-
-    with ResponseStore(work / store, MODEL) as s:
-        return len(s), s.torn_lines
-
-
 def tables(work: Path) -> dict[str, pd.DataFrame]:
     """The tables a run's results are compared by: alignment and the model's distributions."""
     return {name: pd.read_parquet(work / "results" / name) for name in TABLES}
