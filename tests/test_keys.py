@@ -130,3 +130,37 @@ def test_the_key_hint_names_the_variable_to_set(monkeypatch):
     assert "set MY_KEY (named by catalog.models.gpt.api_key_env)" in named
     local = {**api, "api_base": "http://127.0.0.1:1/v1"}
     assert "catalog.models.gpt.api_key_env" in backends.key_hint("gpt", local)
+
+
+@pytest.mark.e2e
+def test_a_key_appears_in_no_file_the_workflow_writes(tmp_path):
+    """A recognisable key, used by two models (litellm and the http client) through the real workflow:
+    it is sent (the server demands it) but written nowhere: results/, logs/, the store, .snakemake/."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+    from workspace import copy_workflow
+
+    canary = "sk-culturelens-canary-7f3a9c"
+    copy_workflow(tmp_path)
+    with FakeOpenAIServer(ServerConfig(api_key=canary)) as server:
+        models = {name: spec(server, client, key_env="CULTURELENS_CANARY_KEY")
+                  for name, client in (("via-litellm", "litellm"), ("via-http", "http"))}
+        (tmp_path / "keys.yaml").write_text(yaml.safe_dump({"catalog": {"models": models}}))
+        cmd = [str(Path(sys.executable).parent / "snakemake"), "--cores", "2", "--configfile", "config/config.yaml",
+               "keys.yaml", "--config", "studies=[wvs_stance]", "countries=[NL]", "paraphrases=1",
+               "models=[uniform,via-litellm,via-http]"]
+        env = {**os.environ, "CULTURELENS_CANARY_KEY": canary, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900, env=env)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        assert server.count() > 0 and set(server.authorizations) == {f"Bearer {canary}"}
+    assert canary not in proc.stdout + proc.stderr
+    scanned = 0
+    for top in ("results", "logs", "store", ".snakemake"):
+        for path in (tmp_path / top).rglob("*"):
+            if path.is_file():
+                scanned += 1
+                assert canary.encode() not in path.read_bytes(), path
+    assert scanned > 50
