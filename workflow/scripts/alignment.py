@@ -3,7 +3,7 @@ import logging
 import pandas as pd
 
 import _common
-from culturelens import alignment, robustness
+from culturelens import alignment, outcomes, robustness
 
 CELL = alignment.CELL
 
@@ -41,29 +41,10 @@ def combine(sm):
     table = pd.concat([pd.read_parquet(p) for p in sm.input.cells], ignore_index=True)
     if table.empty:
         raise RuntimeError(f"{sm.wildcards.study}: no selected model gave a usable answer: "
-                           + " | ".join(why_empty(sm.params.models, sm.input.responses, sm.input.invalid)))
+                           + " | ".join(outcomes.outcome_line(m, pd.read_parquet(r), pd.read_parquet(i))
+                                        for m, r, i in zip(sm.params.models, sm.input.responses, sm.input.invalid)))
     logging.info("%d cells over %d models", len(table), table["model"].nunique())
     table.to_parquet(sm.output.alignment)
-
-
-def why_empty(models, responses, invalid) -> list[str]:
-    """Per model: how its prompts ended (failed by kind, or without a distribution by reason), with
-    one example message each."""
-    lines = []
-    for model, r_path, i_path in zip(models, responses, invalid):
-        r = pd.read_parquet(r_path, columns=["status", "error_kind", "error"])
-        parts = []
-        failed = r[r["status"] == "failed"]
-        for kind, grp in failed.groupby(failed["error_kind"].fillna("unknown")):
-            parts.append(f"{len(grp)} failed ({kind}, e.g. {str(grp['error'].iloc[0])[:120]!r})")
-        inv = pd.read_parquet(i_path)
-        for reason, grp in inv.groupby("reason"):
-            parts.append(f"{len(grp)} without a distribution ({reason})")
-        abstained = int((r["status"] == "abstained").sum())
-        if abstained:
-            parts.append(f"{abstained} abstained")
-        lines.append(f"{model}: {len(r)} prompt rows: " + ("; ".join(parts) or "no prompts"))
-    return lines
 
 
 def main(sm):

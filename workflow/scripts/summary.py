@@ -7,6 +7,7 @@ import pandas as pd
 
 import _common
 import culturelens
+from culturelens import outcomes
 from culturelens.config import digest
 from culturelens.environment import describe
 from culturelens.summary import write_summary
@@ -18,13 +19,7 @@ def response_counts(path) -> tuple[dict, str | None]:
     counts = responses["status"].value_counts().to_dict()
     counts["from_store"] = int(responses["cached"].sum())
     counts["prompt_rows"] = len(responses)
-    failed = responses[responses["status"] == "failed"].drop_duplicates("key")
-    line = None
-    if len(failed):
-        kinds = [f"{kind} {len(grp)} (e.g. {str(grp['error'].iloc[0])[:160]!r})"
-                 for kind, grp in failed.groupby(failed["error_kind"].fillna("unknown"), sort=True)]
-        line = f"{len(failed)} requests failed: " + "; ".join(kinds)
-    return {k: int(v) for k, v in counts.items()}, line
+    return {k: int(v) for k, v in counts.items()}, outcomes.failures_line(responses)
 
 
 def main(sm):
