@@ -5,6 +5,7 @@ from pathlib import Path
 
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
@@ -183,17 +184,21 @@ def stats_input(wildcards):
     return f"results/{wildcards.study}/alignment.parquet"
 
 
-def check_selected_countries():
-    """Every configured country has survey data in at least one selected study (known once the
-    surveys are imported): a valid code without data is named, not silently left out."""
+_WARNED = set()
+
+
+def warn_countries_without_data():
+    """A configured country without survey data in any selected study is named (once), not
+    silently left out. A warning, not an error: one list of countries may serve several studies."""
     missing = [c for c in config["countries"] if not any(c in study_countries(s) for s in STUDIES)]
-    if missing:
-        raise WorkflowError(f"culturelens: bad input: {SOURCES('countries')}: field 'countries': expected countries "
-                            f"with survey data in a selected study ({', '.join(STUDIES)}), got {missing}")
+    if missing and tuple(missing) not in _WARNED:
+        _WARNED.add(tuple(missing))
+        logger.warning(f"culturelens: {SOURCES('countries')}: countries {', '.join(missing)} have no survey data in "
+                       f"the selected studies ({', '.join(STUDIES)}); they are left out")
 
 
 def summary_inputs(wildcards):
-    check_selected_countries()
+    warn_countries_without_data()
     files = {}
     for study in STUDIES:
         files[f"{study}__notes"] = f"results/{study}/survey/notes.txt"
