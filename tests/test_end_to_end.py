@@ -233,9 +233,9 @@ def test_rerunning_one_model_touches_no_other_models_files(run):
             assert after[path] == stamp, path
     assert after["results/answers/oracle/JP.parquet"][0] > before["results/answers/oracle/JP.parquet"][0]
     assert after["results/goqa/cells/oracle.parquet"][0] > before["results/goqa/cells/oracle.parquet"][0]
-    for study, table in tables.items():  # same answers, same study-wide tables: not even rewritten
-        key = f"results/{study}/alignment.parquet"   # (Snakemake skips a job whose newer inputs kept their checksum)
-        assert after[key] == before[key], key
+    for study, table in tables.items():  # same answers, same study-wide tables (same bytes)
+        key = f"results/{study}/alignment.parquet"
+        assert after[key][1] == before[key][1], key
         pd.testing.assert_frame_equal(pd.read_parquet(run / key), table)
     dry = snakemake(run, "-n")
     assert "Nothing to be done" in dry.stdout + dry.stderr

@@ -73,6 +73,8 @@ def test_slurm_profile_dry_run_assigns_resources(work, tmp_path):
     (work / "vllm.yaml").write_text(yaml.safe_dump({"catalog": {"models": {"tiny": {
         "provider": "vllm", "model": "tiny/model", "elicitation": {"method": "logprobs"},
         "serve": {"tensor_parallel_size": 2}}}}}))
+    # the per-shard jobs are known once the survey is imported (a checkpoint)
+    assert _snakemake(work, "--cores", "1", "--until", "import_survey", *CONFIG).returncode == 0
     proc = _snakemake(work, "-n", "--profile", str(tmp_path), "--configfile", "config/config.yaml", "vllm.yaml",
                       *CONFIG[:-1], "models=[uniform,tiny]")
     out = proc.stdout + proc.stderr

@@ -43,6 +43,10 @@ def wait_no_server(timeout=15.0) -> list[str]:
     return server_processes()
 
 
+# the vLLM serving job alone (its inputs are known once the survey is imported: a checkpoint)
+SERVED = "results/answers/tiny/served.json"
+
+
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     vllm_or_skip()
@@ -73,7 +77,7 @@ def stored(work) -> int:
 
 def test_server_dies_mid_run_then_resume(work):
     """Kill the server once responses flow: the job fails, what arrived stays, a rerun resumes."""
-    proc = snakemake(work, "vllm.yaml", "--until", "query_vllm", wait=False)
+    proc = snakemake(work, "vllm.yaml", SERVED, wait=False)
     deadline = time.monotonic() + 600
     while stored(work) < 5 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -117,7 +121,7 @@ def test_results_in_the_store_and_no_process_left(work):
 
 def test_server_never_healthy(work):
     shutil.rmtree(work / "store/tiny", ignore_errors=True)
-    result = snakemake(work, "never_ready.yaml", "--until", "query_vllm", "--forcerun", "query_vllm")
+    result = snakemake(work, "never_ready.yaml", SERVED, "--forcerun", "query_vllm")
     assert result.returncode != 0
     log = (work / "logs/answers/tiny/served.log").read_text()
     assert "ServerNotReady" in log or "not ready" in log.lower(), log[-2000:]
@@ -125,7 +129,7 @@ def test_server_never_healthy(work):
 
 
 def test_job_killed_leaves_no_server(work):
-    proc = snakemake(work, "vllm.yaml", "--until", "query_vllm", "--forcerun", "query_vllm", wait=False)
+    proc = snakemake(work, "vllm.yaml", SERVED, "--forcerun", "query_vllm", wait=False)
     deadline = time.monotonic() + 300
     while not server_processes() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.5)
