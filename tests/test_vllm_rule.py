@@ -64,7 +64,8 @@ def work(tmp_path_factory):
 
 
 def snakemake(work, extra_config="vllm.yaml", *args, wait=True):
-    cmd = [SNAKEMAKE, "--cores", "2", "--configfile", "config/config.yaml", extra_config, *args, "--config", *CONFIG]
+    # targets and --forcerun first: --configfile would take a target after it for a config file
+    cmd = [SNAKEMAKE, "--cores", "2", *args, "--configfile", "config/config.yaml", extra_config, "--config", *CONFIG]
     if not wait:
         return subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
