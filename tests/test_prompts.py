@@ -332,7 +332,7 @@ def _shipped_study(name):
     tables = surveys.load(spec["format"], name, paths)
     items, targets, _ = surveys.exclude_flagged(tables.items, tables.targets)
     items, targets = surveys.substantive_view(items, targets, spec.get("keep_non_substantive", False))
-    if len(targets):   # as workflow/scripts/render_prompts.py
+    if len(targets):   # as culturelens.shards.eligible
         eligible = targets.groupby("item_id")["country"].unique().map(sorted).to_dict()
     else:
         eligible = {i: sorted(tables.scores["country"].unique()) for i in items["item_id"].unique()}

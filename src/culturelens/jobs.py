@@ -27,7 +27,6 @@ import pandas as pd
 
 from . import prompts as prompts_mod
 from . import shards, templates
-from .errors import InputError
 
 _lock = threading.Lock()
 
@@ -95,7 +94,6 @@ def render_shard(*, survey_items, targets, scores, templates_dir, output, log, s
     with job_log(log) as write:
         items, tgt, sc = read_table(survey_items), read_table(targets), read_table(scores)
         available = load_templates(templates_dir)
-        check_languages(conditions, available, templates_dir)
         conds = shards.world_conditions(conditions) if shard == shards.NONE else shards.country_conditions(conditions)
         by_item = shards.for_shard(shards.eligible(tgt, sc, items, countries if shard == shards.NONE else None), shard)
         table, notes = prompts_mod.render(
@@ -113,14 +111,6 @@ def used_templates(conditions: Mapping, available: Mapping) -> dict:
     langs = {lang for c in conditions.values() if c["languages"] != "native" for lang in c["languages"]}
     native = any(c["languages"] == "native" for c in conditions.values())
     return dict(available) if native else {k: v for k, v in available.items() if k in langs}
-
-
-def check_languages(conditions: Mapping, available: Mapping, templates_dir) -> None:
-    langs = {lang for c in conditions.values() if c["languages"] != "native" for lang in c["languages"]}
-    missing = langs - set(available)
-    if missing:
-        raise InputError("config/config.yaml", "catalog.conditions.*.languages",
-                         f"languages with a template in {templates_dir}", sorted(missing))
 
 
 def answer_reference(*, prompts: list[str], targets: list[str], studies: list[str], output, log, model: str,
