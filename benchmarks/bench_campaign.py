@@ -15,8 +15,8 @@ the shipped analyses. Then, on --cores cores:
 - the full run: wall time and CPU time of snakemake and all its children (getrusage), and, from
   polling the process tree every 0.2 s (psutil), every job's process: its rule (read from the
   job's script preamble), lifetime, CPU time and peak RSS (the job's process and its children);
-- jobs that run inside Snakemake (`run:` local rules: rendering a shard, a reference respondent's
-  answers to a shard) have no process: their wall time comes from the last line of their log
+- jobs that run inside Snakemake (`run:` local rules: rendering a shard, combining a study's
+  prompts, a slice table) have no process: their wall time comes from the last line of their log
   (culturelens.jobs), counted as their CPU time too (an upper bound) and marked `*`;
 - per rule: jobs, summed job time and CPU, median job time, largest peak RSS; the dominant rule;
   per-job overhead (median job time of the cheapest rule); results/ and store/ sizes on disk;
@@ -65,7 +65,7 @@ FIRST = ["US", "NL", "JP", "TR", "DE", "SE", "BR", "PL", "EG", "KR", "IN", "IT",
          "CN", "TH", "MX", "ID"]
 FIXED = 5  # fixed_country respondents (for the first countries)
 PHASES = [("planning", None), ("rendering", ("render_prompts", "prompts")),
-          ("inference", ("answer_reference", "query_model")),
+          ("inference", ("reference_distributions", "query_model")),
           ("alignment", ("alignment",)), ("statistics", ("mixed_model",))]
 SCRIPT_RE = re.compile(r"\.snakemake/scripts/tmp[^/]*?\.(\w+)\.py$")
 PICKLE_RE = re.compile(rb"pickle\.loads\((b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\")\)", re.S)
@@ -250,7 +250,7 @@ def run(work: Path, cores: int, configfile: Path, interval: float) -> dict:
 
 
 INPROCESS = [("logs/*/prompts/*.log", "render_prompts*"), ("logs/*/prompts.log", "prompts*"),
-             ("logs/answers/*/*.log", "answer_reference*"), ("logs/slices/*/*.log", "slices*")]
+             ("logs/slices/*/*.log", "slices*")]
 
 
 def inprocess_jobs(work: Path, rules: dict) -> None:

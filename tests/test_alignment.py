@@ -120,3 +120,71 @@ def test_native_needs_the_item_text_in_the_country_language(prompt_lang, item_la
     cell = alignment.cells(dist, TARGETS, ITEMS, baselines=set()).iloc[0]
     assert (bool(cell.native), cell.language_mode) == (native, mode)
     assert "language_mode" in alignment.COLUMNS
+
+
+def _cells_one_by_one(dist, targets, items, baselines):
+    """The definition, cell by cell with the scalar metrics (as alignment.cells computed it before
+    it worked on all cells at once): the vectorised table must equal it."""
+    from itertools import combinations
+
+    from culturelens import metrics
+
+    n_options = {i: len(o) for i, o in zip(items["item_id"], items["options"])}
+    tvec = alignment.target_vectors(targets, n_options)
+    rows = []
+    variants = {}
+    for key, grp in dist.groupby(alignment.CELL + alignment.VARIANT + ["prompt_id"]):
+        vec = np.zeros(n_options[key[1]])
+        vec[grp["option_index"].to_numpy()] = grp["prob"].to_numpy()
+        countries = [c for (i, c) in tvec if i == key[1]] if key[2] == "none" else [key[2]]
+        for c in countries:
+            variants.setdefault((key[0], key[1], c, key[3], key[4]), []).append((vec / vec.sum(), key[-1]))
+    scale = dict(zip(items["item_id"], items["scale"]))
+    for (model, item, country, condition, lang), vecs in variants.items():
+        q = tvec.get((item, country))
+        if q is None:
+            continue
+        ordinal = scale[item] == "ordinal"
+        per = [metrics.alignment_scores(v, q, ordinal) for v, _ in vecs]
+        mean = np.mean([v for v, _ in vecs], axis=0)
+        pairs = [metrics.js_distance(a, b) for (a, _), (b, _) in combinations(vecs, 2)]
+        rows.append({"model": model, "item_id": item, "country": country, "condition": condition,
+                     "prompt_lang": lang, "n_variants": len(vecs),
+                     **{m: np.mean([s[m] for s in per]) for m in alignment.METRICS},
+                     **{f"{m}_of_mean": v for m, v in metrics.alignment_scores(mean, q, ordinal).items()},
+                     "js_sim_min": min(s["js_sim"] for s in per), "js_sim_max": max(s["js_sim"] for s in per),
+                     "spread_jsd": np.mean(pairs) if pairs else np.nan,
+                     "answer_id": alignment.answer_id(model, [pid for _, pid in vecs])})
+    return pd.DataFrame(rows)
+
+
+def test_all_cells_at_once_equal_the_definition_cell_by_cell():
+    """Random distributions over items of 2–5 options (ordinal and nominal), targeted and default
+    prompts, 1–4 variants per cell, countries without data for some items."""
+    rng = np.random.default_rng(0)
+    items = pd.DataFrame([{"item_id": f"q{i}", "scale": "ordinal" if i % 2 else "nominal",
+                           "options": [f"o{j}" for j in range(2 + i % 4)]} for i in range(8)])
+    targets = pd.DataFrame([{"item_id": f"q{i}", "country": c, "option_index": j, "share": s}
+                            for i in range(8) for c in ("US", "JP", "DE") if not (c == "DE" and i % 3 == 0)
+                            for j, s in enumerate(rng.dirichlet(np.ones(2 + i % 4)))])
+    rows = []
+    for model in ("a", "b"):
+        for i in range(8):
+            k = 2 + i % 4
+            for country, condition in (("none", "default"), ("US", "cross_national"), ("DE", "cross_national"),
+                                       ("JP", "linguistic")):
+                for v in range(rng.integers(1, 5)):
+                    pid = f"{model}{i}{country}{v}"
+                    for j, p in enumerate(rng.dirichlet(np.ones(k))):
+                        rows.append({"model": model, "study": "s", "item_id": f"q{i}", "item_lang": "en",
+                                     "prompt_lang": "en", "condition": condition, "persona": "none",
+                                     "country": country, "paraphrase": v, "option_order": "listed",
+                                     "prompt_id": pid, "option_index": j, "prob": p})
+    dist = pd.DataFrame(rows).sample(frac=1, random_state=1)   # any row order
+    got = alignment.cells(dist, targets, items, baselines={"a"})
+    want = _cells_one_by_one(dist, targets, items, {"a"})
+    assert len(got) == len(want) > 50
+    key = alignment.CELL
+    got, want = got.sort_values(key, ignore_index=True), want.sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False, atol=1e-12, rtol=0)
+    assert got["is_baseline"].eq(got["model"] == "a").all()

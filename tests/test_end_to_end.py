@@ -41,9 +41,10 @@ def test_results_tree(run):
         for f in ("survey/items.parquet", "survey/targets.parquet", "prompts.parquet", "prompts/none.parquet",
                   "prompts/NL.parquet", "responses/oracle.parquet", "distributions/uniform.parquet"):
             assert (run / "results" / study / f).is_file(), f"{study}/{f}"
-    # one answer file per model and country shard, across studies
-    shards = {p.stem for p in (run / "results/answers/oracle").glob("*.parquet")}
+    # prompts per country shard (and `none`); reference respondents have no answer files
+    shards = {p.stem for p in (run / "results").glob("*/prompts/*.parquet")}
     assert shards == {"none", *COUNTRIES.strip("[]").split(",")}
+    assert not (run / "results/answers").exists()
     for f in ("goqa/alignment.parquet", "wvs_stance/alignment.parquet", "vsm2013/hofstede/correlations.csv",
               "goqa/stats/alignment_by_condition.csv", "vsm2013/stats/hofstede_error.txt",
               "goqa/figures/models_vs_baselines.png", "goqa/figures/heatmap_oracle.png",
@@ -107,8 +108,8 @@ def test_rerun_never_requests_a_stored_response(run):
     answered locally on every run (never sent, never stored) with the same answers; a real model's
     rerun sends nothing (the server counts requests: test_api_model_through_the_whole_workflow)."""
     before = pd.read_parquet(run / "results/wvs_stance/responses/oracle.parquet")
-    snakemake(run, "--forcerun", "answer_reference")
-    log = (run / "logs/answers/oracle/NL.log").read_text()
+    snakemake(run, "--forcerun", "reference_distributions")
+    log = (run / "logs/wvs_stance/distributions/oracle.log").read_text()
     assert "sent 0 (0 attempts), 0 from the store, answered locally " in log, log
     assert not list((run / "store").glob("*/*.jsonl"))   # only the reference models ran: nothing stored
     after = pd.read_parquet(run / "results/wvs_stance/responses/oracle.parquet")
@@ -220,10 +221,9 @@ def test_rerunning_one_model_touches_no_other_models_files(run):
     snakemake(run)  # up to date first (earlier tests ran other configurations)
     before = _snapshot(run)
     tables = {s: pd.read_parquet(run / f"results/{s}/alignment.parquet") for s in ("goqa", "wvs_stance")}
-    snakemake(run, "results/slices/model/oracle.tsv", "--forcerun", "answer_reference", "query_model")
+    snakemake(run, "results/slices/model/oracle.tsv", "--forcerun", "reference_distributions", "query_model")
     snakemake(run)
     after = _snapshot(run)
-    assert "sent 0 (" in (run / "logs/answers/oracle/JP.log").read_text()
     for path, stamp in before.items():
         parts = Path(path).parts
         other_answers = parts[1] == "answers" and parts[2] != "oracle"
@@ -231,7 +231,7 @@ def test_rerunning_one_model_touches_no_other_models_files(run):
         other_heatmap = parts[-1].startswith("heatmap_") and parts[-1] != "heatmap_oracle.png"
         if other_answers or (per_model and not Path(path).name.startswith("oracle")) or other_heatmap:
             assert after[path] == stamp, path
-    assert after["results/answers/oracle/JP.parquet"][0] > before["results/answers/oracle/JP.parquet"][0]
+    assert after["results/goqa/responses/oracle.parquet"][0] > before["results/goqa/responses/oracle.parquet"][0]
     assert after["results/goqa/cells/oracle.parquet"][0] > before["results/goqa/cells/oracle.parquet"][0]
     for study, table in tables.items():  # same answers, same study-wide tables (same bytes)
         key = f"results/{study}/alignment.parquet"
@@ -243,17 +243,21 @@ def test_rerunning_one_model_touches_no_other_models_files(run):
 
 def test_reference_answers_do_not_depend_on_the_slice(run):
     """A country's answers are the same whatever the country selection: us-centric answers NL's
-    prompts in a run that leaves the US out (it used to abstain), and re-answering NL under
-    `countries=[NL]` gives the full run's answers; its shard files do not even depend on the
-    selection, so nothing needs rerunning."""
-    files = [run / f"results/answers/{m}/NL.parquet" for m in ("uniform", "oracle", "pooled", "us-centric")]
-    before = [pd.read_parquet(f) for f in files]
-    dry = snakemake(run, "-n", "results/slices/country/NL.tsv", config=["countries=[NL]"])
-    assert "answer_reference" not in dry.stdout
-    snakemake(run, "results/slices/country/NL.tsv", "--forcerun", "answer_reference", config=["countries=[NL]"])
+    prompts in a run that leaves the US out (it used to abstain), and answering again under
+    `countries=[NL]` gives the full run's answers to NL's prompts."""
+    files = [run / f"results/goqa/responses/{m}.parquet" for m in ("uniform", "oracle", "pooled", "us-centric")]
+
+    def nl(f):
+        table = pd.read_parquet(f)
+        table = table[table["country"] == "NL"].drop(columns="latency_s")
+        return table.sort_values(["prompt_id", "condition"], ignore_index=True)
+
+    before = [nl(f) for f in files]
+    assert all(len(b) for b in before)
+    snakemake(run, *[str(f.relative_to(run)) for f in files], "--forcerun", "reference_distributions",
+              config=["countries=[NL]"])
     for f, old in zip(files, before):
-        new = pd.read_parquet(f)
-        same = [c for c in new.columns if c != "latency_s"]
-        pd.testing.assert_frame_equal(old[same], new[same], obj=str(f))
-    us = pd.read_parquet(run / "results/answers/us-centric/NL.parquet")
+        pd.testing.assert_frame_equal(old, nl(f), obj=str(f))
+    assert set(pd.read_parquet(files[0])["country"]) <= {"NL", "none"}   # the slice was answered
+    us = nl(files[-1])
     assert (us[us.condition == "cross_national"].status == "ok").any()

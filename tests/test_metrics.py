@@ -175,3 +175,19 @@ def test_alignment_cells_in_nats():
     cell = alignment.cells(dist, targets, items, baselines=set(), js_base="e").iloc[0]
     assert cell.js_sim == pytest.approx(1 - jensenshannon([0.7, 0.2, 0.1], [0.1, 0.3, 0.6]))
     assert cell.js_base == "e"
+
+
+def test_row_metrics_equal_the_scalar_ones():
+    rng = np.random.default_rng(3)
+    P = rng.dirichlet(np.ones(5), size=40)
+    Q = rng.dirichlet(np.ones(5), size=40)
+    P[0] = Q[0]                       # identical rows: distance exactly 0
+    P[1] = [0.5, 0.5, 0, 0, 0]        # ties among the modes
+    for base in (2.0, np.e):
+        assert m.js_distance_rows(P, Q, base) == pytest.approx([m.js_distance(p, q, base) for p, q in zip(P, Q)])
+    assert m.js_distance_rows(P, Q)[0] == 0.0
+    assert m.emd_similarity_rows(P, Q) == pytest.approx([m.emd_similarity(p, q) for p, q in zip(P, Q)])
+    assert m.total_variation_rows(P, Q) == pytest.approx([m.total_variation(p, q) for p, q in zip(P, Q)])
+    assert m.top1_agreement_rows(P, Q) == pytest.approx([m.top1_agreement(p, q) for p, q in zip(P, Q)])
+    # EMD of rows that sum to zero (no scale point answered) is NaN, not an error
+    assert np.isnan(m.emd_similarity_rows(np.zeros((1, 3)), Q[:1, :3])).all()

@@ -1,4 +1,4 @@
-"""Reference respondents answer through the same engine path and parsers as real models (not the store)."""
+"""Reference respondents answer with the same requests, keys, records and parsers as real models (not the store)."""
 
 import json
 import math
@@ -133,7 +133,7 @@ def test_engine_answers_locally_without_the_store_and_identically_every_time(tmp
     assert b.stored is False
     calls = []
     original = b.answer
-    b.answer = lambda req: calls.append(req) or original(req)
+    b.answer = lambda req, key=None: calls.append(req) or original(req, key)
     with ResponseStore(tmp_path, "o") as store:
         first, stats = engine.run(rows, b, store)
     assert len(calls) == 4 and (stats.sent, stats.cached, stats.local, stats.attempts) == (0, 0, 4, 0)
@@ -159,10 +159,10 @@ def test_engine_answers_locally_without_the_store_and_identically_every_time(tmp
 def test_engine_records_failures(tmp_path):
     spec = {"provider": "reference", "respondent": "uniform", "elicitation": LOGPROBS}
     b = backends.make("u", spec, targets=TARGETS)
-    async def fails(request, timeout):
+    def fails(request, key=None):
         raise Fatal("bad_request", "HTTP 400: no such option")
 
-    b.send = fails
+    b.answer = fails
     with ResponseStore(tmp_path, "u") as store:
         responses, stats = engine.run(pd.DataFrame([prompt("US")]), b, store)
     assert stats.failed == {"bad_request": 1} and stats.local == 1
@@ -174,14 +174,14 @@ def test_engine_records_failures(tmp_path):
 def test_engine_records_unexpected_client_errors_and_goes_on(tmp_path):
     spec = {"provider": "reference", "respondent": "uniform", "elicitation": LOGPROBS}
     b = backends.make("u", spec, targets=TARGETS)
-    original = b.send
+    original = b.answer
 
-    async def flaky(request, timeout):
+    def flaky(request, key=None):
         if request["country"] == "JP":
             raise ValueError("bug in a client library")
-        return await original(request, timeout)
+        return original(request, key)
 
-    b.send = flaky
+    b.answer = flaky
     with ResponseStore(tmp_path, "u") as store:
         responses, stats = engine.run(pd.DataFrame([prompt("US"), prompt("JP")]), b, store)
     assert stats.ok == 1 and stats.failed == {"client_error": 1}

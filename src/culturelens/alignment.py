@@ -47,38 +47,36 @@ def target_vectors(targets: pd.DataFrame, n_options: Mapping[str, int] | None = 
     option index outside it is an InputError naming the item; without it the length is the
     largest index + 1.
     """
-    out = {}
-    for (item, country), grp in targets.groupby(["item_id", "country"], sort=False):
-        index = grp["option_index"].to_numpy()
-        k = int(index.max()) + 1 if n_options is None else n_options.get(item)
-        if k is None:
-            raise InputError(source, f"item_id {item!r}", "an item present in the items table")
-        if index.min() < 0 or index.max() >= k:
-            raise InputError(source, f"option_index (item {item!r}, country {country!r})",
-                             f"indices 0..{k - 1} (the item has {k} options)", sorted(set(index.tolist())))
-        vec = np.zeros(k)
-        np.add.at(vec, index, grp["share"].to_numpy(dtype=float))
-        out[(item, country)] = vec / vec.sum()
-    return out
-
-
-def variant_vectors(dist: pd.DataFrame) -> pd.DataFrame:
-    """One row per (cell, variant): option indices and probabilities (option order) and the prompt."""
-    dist = dist.sort_values("option_index")
-    keys = CELL + VARIANT + ["study", "item_lang", "prompt_id"]
-    grouped = dist.groupby(keys, sort=False, dropna=False).agg(index=("option_index", list), probs=("prob", list))
-    return grouped.reset_index()
-
-
-def _vector(index: list, probs: list, k: int, model: str, item: str) -> np.ndarray:
-    """A variant's distribution as a length-k vector; InputError if it is over other options."""
-    if len(set(index)) != len(index) or min(index) < 0 or max(index) >= k or len(index) != k:
-        raise InputError(f"distributions of model {model!r}", f"item {item!r}",
-                         f"one probability for each of the item's {k} options (indices 0..{k - 1})",
-                         sorted(index))
-    vec = np.zeros(k)
-    vec[np.asarray(index, dtype=int)] = probs
-    return vec
+    if targets.empty:
+        return {}
+    pair = targets.groupby(["item_id", "country"], sort=False).ngroup().to_numpy()
+    index = targets["option_index"].to_numpy().astype(np.int64)
+    share = targets["share"].to_numpy(dtype=float)
+    order = np.argsort(pair, kind="stable")
+    pair, index, share = pair[order], index[order], share[order]
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    heads = targets.iloc[order[starts]]
+    keys = list(zip(heads["item_id"].tolist(), heads["country"].tolist()))
+    lows, highs = np.minimum.reduceat(index, starts), np.maximum.reduceat(index, starts)
+    if n_options is None:
+        widths = highs + 1
+    else:
+        widths = np.asarray([n_options.get(item, -1) for item, _ in keys], dtype=np.int64)
+        if (widths < 0).any():
+            raise InputError(source, f"item_id {keys[int(np.flatnonzero(widths < 0)[0])][0]!r}",
+                             "an item present in the items table")
+    bad = np.flatnonzero((lows < 0) | (highs >= widths))
+    if len(bad):
+        b = int(bad[0])
+        (item, country), k = keys[b], int(widths[b])
+        ends = np.r_[starts[1:], len(pair)]
+        raise InputError(source, f"option_index (item {item!r}, country {country!r})",
+                         f"indices 0..{k - 1} (the item has {k} options)",
+                         sorted(set(index[starts[b]: ends[b]].tolist())))
+    matrix = np.zeros((len(keys), int(widths.max())))
+    np.add.at(matrix, (np.repeat(np.arange(len(keys)), np.diff(np.r_[starts, len(pair)])), index), share)
+    matrix /= matrix.sum(axis=1, keepdims=True)
+    return {key: matrix[r, : widths[r]].copy() for r, key in enumerate(keys)}
 
 
 def answer_id(model: str, prompt_ids) -> str:
@@ -87,24 +85,72 @@ def answer_id(model: str, prompt_ids) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def expand_default(variants: pd.DataFrame, by_item: Mapping[str, list[str]]) -> pd.DataFrame:
-    """Rows without a target country (`none`) become one row per country with data for the item."""
-    none = variants["country"] == "none"
-    if not none.any():
-        return variants
-    expanded = variants[none].copy()
-    expanded["country"] = expanded["item_id"].map(lambda i: list(by_item.get(i, [])))
-    expanded = expanded.explode("country").dropna(subset=["country"])
-    return pd.concat([variants[~none], expanded], ignore_index=True)
+def _variant_matrix(dist: pd.DataFrame, n_options: Mapping[str, int]) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per (cell, variant) in order of first appearance — its keys and the prompt — and
+    the variant's probabilities as a row of a (variants × K) matrix (K: the most options of any
+    item; an item's row is zero beyond its options). InputError if a variant is not over exactly
+    the item's options."""
+    keys = CELL + VARIANT + ["study", "item_lang", "prompt_id"]
+    group = dist.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    order = np.lexsort((dist["option_index"].to_numpy(), group))
+    group, index = group[order], dist["option_index"].to_numpy()[order].astype(np.int64)
+    prob = dist["prob"].to_numpy(dtype=float)[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    sizes = np.diff(np.r_[starts, len(group)])
+    variants = dist.iloc[order[starts]][keys].reset_index(drop=True)
+    k = variants["item_id"].map(n_options).to_numpy(dtype=np.int64)
+    position = np.arange(len(group)) - np.repeat(starts, sizes)
+    # sorted by option index, a variant over exactly the options 0..k−1 has index == position
+    wrong = (sizes != k) | np.logical_or.reduceat(index != position, starts) if len(group) else np.zeros(0, bool)
+    if wrong.any():
+        bad = int(np.flatnonzero(wrong)[0])
+        row = variants.iloc[bad]
+        raise InputError(f"distributions of model {row['model']!r}", f"item {row['item_id']!r}",
+                         f"one probability for each of the item's {k[bad]} options (indices 0..{k[bad] - 1})",
+                         sorted(index[starts[bad]: starts[bad] + sizes[bad]].tolist()))
+    matrix = np.zeros((len(variants), int(k.max()) if len(k) else 0))
+    matrix[np.repeat(np.arange(len(variants)), sizes), index] = prob
+    return variants, matrix
 
 
-def _scores(p: np.ndarray, q: np.ndarray, ordinal: bool, scale_points: np.ndarray,
-            base: float = 2.0) -> dict[str, float]:
-    out = metrics.alignment_scores(p, q, ordinal=False, base=base)
-    if ordinal:
-        ps, qs = p[scale_points], q[scale_points]
-        out["emd_sim"] = metrics.emd_similarity(ps, qs) if ps.sum() > 0 and qs.sum() > 0 else float("nan")
-    return out
+def _expand_default(variants: pd.DataFrame, by_item: Mapping[str, list[str]]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows without a target country (`none`) become one row per country with data for the item,
+    after the rows with one; returns the rows and, per row, the variant it came from."""
+    none = (variants["country"] == "none").to_numpy()
+    targeted = np.flatnonzero(~none)
+    untargeted = np.flatnonzero(none)
+    countries = [by_item.get(i, []) for i in variants["item_id"].to_numpy()[untargeted]]
+    source = np.r_[targeted, np.repeat(untargeted, [len(c) for c in countries])].astype(np.int64)
+    out = variants.iloc[source].reset_index(drop=True)
+    out.loc[len(targeted):, "country"] = [c for cs in countries for c in cs]
+    return out, source
+
+
+def _pairwise_js(vecs: np.ndarray, cell: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per cell (rows `starts[c]` … of `vecs`, grouped), the mean JS distance (base 2) over all
+    pairs of its variants; NaN for a cell with one variant."""
+    total = np.zeros(len(starts))
+    for d in range(1, int(sizes.max()) if len(sizes) else 0):
+        i = np.flatnonzero(cell[:-d] == cell[d:])
+        np.add.at(total, cell[i], metrics.js_distance_rows(vecs[i], vecs[i + d]))
+    pairs = sizes * (sizes - 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pairs > 0, total / pairs, np.nan)
+
+
+def _scores(P: np.ndarray, Q: np.ndarray, ordinal: np.ndarray, scale_points: np.ndarray, base: float) -> dict:
+    """The four metrics of every row pair; EMD over the scale points of ordinal items, else NaN."""
+    emd = np.full(len(P), np.nan)
+    if ordinal.any():
+        # options that are not scale points are dropped; for the items in this table they are the
+        # same columns in every row of one item, so rows are grouped by their mask
+        masks, inverse = np.unique(scale_points[ordinal], axis=0, return_inverse=True)
+        rows = np.flatnonzero(ordinal)
+        for m, mask in enumerate(masks):
+            r = rows[inverse.ravel() == m]
+            emd[r] = metrics.emd_similarity_rows(P[r][:, mask], Q[r][:, mask])
+    return {"js_sim": 1.0 - metrics.js_distance_rows(P, Q, base), "emd_sim": emd,
+            "tv": metrics.total_variation_rows(P, Q), "top1": metrics.top1_agreement_rows(P, Q)}
 
 
 def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
@@ -113,7 +159,8 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
 
     `items` needs `item_id`, `scale` and `options` (and `non_substantive` where options are kept).
     `js_base` ("2" or "e", see metrics.JS_BASES) is the log base of `js_sim`, kept in the column
-    `js_base`: "e" reproduces studies that used scipy's default.
+    `js_base`: "e" reproduces studies that used scipy's default. Computed for all cells at once
+    (one row per variant and country), rows in order of the cells' first appearance in `dist`.
     """
     base = metrics.JS_BASES[str(js_base)]
     if dist.empty:
@@ -121,7 +168,6 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
     first = items.drop_duplicates("item_id").set_index("item_id")
     n_options = {i: len(o) for i, o in first["options"].items()}
     flags = first["non_substantive"] if "non_substantive" in first else pd.Series(dtype=object)
-    scale_points = {i: ~np.asarray(flags.get(i, [False] * n_options[i]), dtype=bool) for i in n_options}
     scale = first["scale"].to_dict()
     tvec = target_vectors(targets, n_options)
     by_item: dict[str, list[str]] = {}
@@ -130,37 +176,76 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
     unknown = sorted(set(dist["item_id"]) - set(n_options))
     if unknown:
         raise InputError("<distributions>", "item_id", "items present in the survey's items table", unknown[:5])
-    variants = expand_default(variant_vectors(dist), by_item)
-    mode_cache: dict[tuple[str, str, str], str] = {}
-    rows = []
-    for key, grp in variants.groupby(CELL, sort=False):
-        cell = dict(zip(CELL, key))
-        item = cell["item_id"]
-        q = tvec.get((item, cell["country"]))
-        if q is None:
-            continue
-        k = n_options[item]
-        vecs = [_vector(i, p, k, cell["model"], item) for i, p in zip(grp["index"], grp["probs"])]
-        vecs = [v / v.sum() for v in vecs]
-        ordinal = scale.get(item) == "ordinal"
-        per_variant = [_scores(v, q, ordinal, scale_points[item], base) for v in vecs]
-        js = [s["js_sim"] for s in per_variant]
-        p = np.mean(vecs, axis=0)
-        of_mean = _scores(p, q, ordinal, scale_points[item], base)
-        # native: template and item text in a main language of the country (prompts.language_mode)
-        mk = (cell["country"], cell["prompt_lang"], grp["item_lang"].iloc[0])
-        if mk not in mode_cache:
-            mode_cache[mk] = language_mode(*mk)
-        rows.append({
-            **cell, "study": grp["study"].iloc[0], "item_lang": grp["item_lang"].iloc[0],
-            "is_baseline": cell["model"] in baselines, "native": mode_cache[mk] == "native",
-            "language_mode": mode_cache[mk],
-            "scale": scale.get(item), "n_options": k, "n_variants": len(vecs),
-            **{m: float(np.mean([s[m] for s in per_variant])) for m in METRICS},
-            **{f"{m}_of_mean": of_mean[m] for m in METRICS},
-            "js_sim_min": min(js), "js_sim_max": max(js),
-            "spread_jsd": metrics.mean_pairwise_js_distance(vecs), "js_base": str(js_base),
-            "answer_id": answer_id(cell["model"], grp["prompt_id"]),
-            "model_dist": p.tolist(), "survey_dist": q.tolist(),
-        })
-    return pd.DataFrame(rows, columns=COLUMNS)
+    variants, matrix = _variant_matrix(dist, n_options)
+    rows, source = _expand_default(variants, by_item)
+    # the survey distribution of every row; rows whose (item, country) has none are left out
+    target_keys = list(tvec)
+    target_row = {key: r for r, key in enumerate(target_keys)}
+    t = np.fromiter((target_row.get(key, -1) for key in zip(rows["item_id"].tolist(), rows["country"].tolist())),
+                    dtype=np.int64, count=len(rows))
+    keep = t >= 0
+    rows, source, t = rows[keep].reset_index(drop=True), source[keep], t[keep]
+    if rows.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    width = matrix.shape[1]
+    survey = np.zeros((len(target_keys), width))
+    for r, key in enumerate(target_keys):
+        survey[r, : len(tvec[key])] = tvec[key]
+    P = matrix[source]
+    P = P / P.sum(axis=1, keepdims=True)
+    Q = survey[t]
+    item_ids = rows["item_id"].to_numpy()
+    k = np.fromiter((n_options[i] for i in item_ids), dtype=np.int64, count=len(rows))
+    ordinal = np.fromiter((scale.get(i) == "ordinal" for i in item_ids), dtype=bool, count=len(rows))
+    point_of = {i: np.r_[~np.asarray(flags.get(i, [False] * n_options[i]), dtype=bool),
+                         np.zeros(width - n_options[i], dtype=bool)] for i in set(item_ids)}
+    points = np.stack([point_of[i] for i in item_ids]) if ordinal.any() else np.zeros((len(rows), width), bool)
+    # metrics over a row's own options only: columns beyond K are zero in both P and Q and add
+    # nothing to JS, TV or the modes; EMD is taken per item width through the scale-point masks
+    per_variant = _scores(P, Q, ordinal, points, base)
+    # cells: rows grouped in order of first appearance
+    cell = rows.groupby(CELL, sort=False).ngroup().to_numpy()
+    order = np.argsort(cell, kind="stable")
+    rows, P, Q, cell, k, ordinal, points, source = (rows.iloc[order].reset_index(drop=True), P[order], Q[order],
+                                                    cell[order], k[order], ordinal[order], points[order],
+                                                    source[order])
+    per_variant = {m: v[order] for m, v in per_variant.items()}
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    sizes = np.diff(np.r_[starts, len(cell)])
+    mean_p = np.add.reduceat(P, starts, axis=0) / sizes[:, None]
+    of_mean = _scores(mean_p, Q[starts], ordinal[starts], points[starts], base)
+    js = per_variant["js_sim"]
+    head = rows.iloc[starts].reset_index(drop=True)
+    out = head[CELL].copy()
+    out["study"], out["item_lang"] = head["study"], head["item_lang"]
+    out["is_baseline"] = out["model"].isin(baselines)
+    modes = {mk: language_mode(*mk) for mk in set(zip(head["country"], head["prompt_lang"], head["item_lang"]))}
+    out["language_mode"] = [modes[mk] for mk in zip(head["country"], head["prompt_lang"], head["item_lang"])]
+    out["native"] = out["language_mode"] == "native"
+    out["scale"] = head["item_id"].map(scale)
+    out["n_options"] = k[starts]
+    out["n_variants"] = sizes
+    with np.errstate(invalid="ignore"):
+        for m in METRICS:
+            # nanmean-free: a metric that is NaN for one variant (EMD on nominal items) is NaN for all
+            out[m] = np.add.reduceat(per_variant[m], starts) / sizes
+    for m in METRICS:
+        out[f"{m}_of_mean"] = of_mean[m]
+    out["js_sim_min"] = np.minimum.reduceat(js, starts)
+    out["js_sim_max"] = np.maximum.reduceat(js, starts)
+    out["spread_jsd"] = _pairwise_js(P, cell, starts, sizes)
+    out["js_base"] = str(js_base)
+    # one answer per set of prompts: cells of one default-prompting answer (expanded to every
+    # country) share it, so it is hashed once per set of source variants
+    prompt_ids = variants["prompt_id"].to_numpy()
+    ids: dict[tuple, str] = {}
+    answer_ids = []
+    for c, (start, size) in enumerate(zip(starts, sizes)):
+        src = tuple(sorted(set(source[start: start + size].tolist())))
+        if src not in ids:
+            ids[src] = answer_id(out["model"].iat[c], prompt_ids[list(src)])
+        answer_ids.append(ids[src])
+    out["answer_id"] = answer_ids
+    out["model_dist"] = [mean_p[c, :n].tolist() for c, n in enumerate(k[starts])]
+    out["survey_dist"] = [Q[s, :n].tolist() for s, n in zip(starts, k[starts])]
+    return out[COLUMNS]

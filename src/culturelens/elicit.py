@@ -163,35 +163,56 @@ def distributions(prompts, responses, method: str):
     Prompt rows whose response failed, abstained or could not be parsed get no probability rows;
     they are returned in the second table (`invalid`) with the reason (`failed`, `abstained`,
     `missing`, or the kind of unusable answer: UNPARSEABLE_KINDS), so they are counted and reported.
+    Rows sharing a response (the same payload text and labels) are parsed once.
     """
+    import numpy as np
     import pandas as pd
 
     parser = PARSERS[method]
-    merged = prompts.merge(responses[["prompt_id", "condition", "country", "status", "error", "payload"]],
-                           on=["prompt_id", "condition", "country"], how="left", validate="one_to_one")
-    rows, invalid = [], []
-    for rec in merged.to_dict("records"):
-        meta = {k: rec[k] for k in META}
-        if rec["status"] != "ok":
-            reason = "missing" if pd.isna(rec["status"]) else rec["status"]
-            invalid.append({**meta, "reason": reason, "detail": rec["error"]})
+    merged = prompts[[*META, "labels", "shown_options"]].merge(
+        responses[["prompt_id", "condition", "country", "status", "error", "payload"]],
+        on=["prompt_id", "condition", "country"], how="left", validate="one_to_one")
+    parsed: dict[tuple, tuple] = {}
+    ok_rows, probs_of, facts, bad_rows, bad = [], [], [], [], []
+    columns = (merged[c].tolist() for c in ("status", "error", "payload", "labels", "shown_options"))
+    for row, (status, error, text, labels, shown) in enumerate(zip(*columns)):
+        if status != "ok":
+            bad_rows.append(row)
+            bad.append(("missing" if status is None or status != status else status, error))
             continue
-        labels = list(rec["labels"])
-        try:
-            payload = json.loads(rec["payload"])
-            probs, coverage, n_valid, n_invalid, note = parser(payload, labels)
-            kind = why_unparseable(payload, labels, method) if probs is None else None
-        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:  # an odd payload shape
-            probs, note, kind = None, f"unexpected response shape: {type(err).__name__}: {err}", "unexpected_shape"
+        labels = tuple(labels)
+        result = parsed.get((text, labels))
+        if result is None:
+            try:
+                payload = json.loads(text)
+                probs, coverage, n_valid, n_invalid, note = parser(payload, labels)
+                kind = why_unparseable(payload, labels, method) if probs is None else None
+            except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:  # an odd payload shape
+                probs, coverage, n_valid, n_invalid = None, 0.0, 0, 1
+                note, kind = f"unexpected response shape: {type(err).__name__}: {err}", "unexpected_shape"
+            result = parsed[(text, labels)] = (probs, coverage, n_valid, n_invalid, note, kind)
+        probs, coverage, n_valid, n_invalid, note, kind = result
         if probs is None:
-            invalid.append({**meta, "reason": kind, "detail": note})
+            bad_rows.append(row)
+            bad.append((kind, note))
             continue
-        for lab_pos, (option_index, p) in enumerate(zip(rec["shown_options"], probs)):
-            rows.append({**meta, "option_index": int(option_index), "position": lab_pos, "prob": p,
-                         "coverage": coverage, "n_valid": n_valid, "n_invalid": n_invalid, "note": note,
-                         "method": method})
-    cols = META + ["option_index", "position", "prob", "coverage", "n_valid", "n_invalid", "note", "method"]
-    return pd.DataFrame(rows, columns=cols), pd.DataFrame(invalid, columns=META + ["reason", "detail"])
+        ok_rows.append(row)
+        probs_of.append((probs, shown))
+        facts.append((coverage, n_valid, n_invalid, note))
+    sizes = np.fromiter((len(p) for p, _ in probs_of), dtype=np.int64, count=len(probs_of))
+    repeat = np.repeat(np.asarray(ok_rows, dtype=np.int64), sizes)
+    dist = merged[META].iloc[repeat].reset_index(drop=True)
+    dist["option_index"] = np.fromiter((int(i) for _, shown in probs_of for i in shown), dtype=np.int64,
+                                       count=int(sizes.sum()))
+    dist["position"] = np.concatenate([np.arange(n) for n in sizes]) if len(sizes) else np.empty(0, np.int64)
+    dist["prob"] = np.fromiter((x for p, _ in probs_of for x in p), dtype=float, count=int(sizes.sum()))
+    for j, name in enumerate(("coverage", "n_valid", "n_invalid", "note")):
+        dist[name] = np.repeat(np.asarray([f[j] for f in facts], dtype=object if name == "note" else None), sizes)
+    dist["method"] = method
+    invalid = merged[META].iloc[bad_rows].reset_index(drop=True)
+    invalid["reason"] = [r for r, _ in bad]
+    invalid["detail"] = [d for _, d in bad]
+    return dist, invalid
 
 
 def sample_notes(dist) -> str:

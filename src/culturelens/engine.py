@@ -13,9 +13,10 @@
 - Requests are sent in the order of their text so prompts sharing a persona prefix run together
   (prefix caching on vLLM).
 - Backends that answer locally, for free and deterministically (the reference respondents: their
-  class says `stored = False`) bypass the store: every run answers them again through the same
-  request / send / record path, nothing is looked up or written (a stored answer would cost more to
-  keep and read than to recompute: ~1.4 KB a record). Their rows in the responses table are as a
+  class says `stored = False`) bypass the store (`run_local`): every run answers them again with the
+  same requests, keys and records, errors recorded as for a sent request, but without the event
+  loop and rate limits; nothing is looked up or written (a stored answer would cost more to keep
+  and read than to recompute: ~1.4 KB a record). Their rows in the responses table are as a
   stored run's first answers (`cached` False, same status, payload, error); RunStats counts them as
   `answered locally`, not as sent.
 """
@@ -34,7 +35,7 @@ import pandas as pd
 
 from .backends import Fatal, Retryable
 from .limits import Limits, RateLimiter, backoff_delay
-from .store import ResponseStore, request_key
+from .store import ResponseStore, key_function
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +105,14 @@ class Progress:
 
 
 def plan(prompts: pd.DataFrame, backend) -> tuple[list[str], dict[str, dict]]:
-    """Per prompt row its store key, and the distinct requests by key."""
+    """Per prompt row its store key, and the distinct requests by key (a backend may name the
+    `request_columns` its requests are made of: only those are read)."""
     keys, requests = [], {}
-    for prompt in prompts.to_dict("records"):
-        request = backend.request(prompt)
-        key = request_key(backend.identity, request)
+    key_of = key_function(backend.identity)
+    columns = list(getattr(backend, "request_columns", None) or prompts.columns)
+    for values in zip(*(prompts[c].tolist() for c in columns)):
+        request = backend.request(dict(zip(columns, values)))
+        key = key_of(request)
         keys.append(key)
         requests.setdefault(key, request)
     return keys, requests
@@ -173,6 +177,22 @@ async def _send_one(key: str, request: dict, backend, limits: Limits, limiter: R
                 "latency_s": time.perf_counter() - started}
 
 
+def _answer_locally(key: str, request: dict, backend) -> dict:
+    """One request to a backend that answers in this process (`stored = False`): the record
+    `_send_one` makes, errors recorded the same way, without its event-loop and rate-limit work."""
+    started = time.perf_counter()
+    try:
+        result = backend.answer(request, key)
+    except Fatal as err:
+        return _failure(key, request, backend, err.kind, str(err), 1, [], started)
+    except Exception as err:  # noqa: BLE001 — as _send_one: recorded, the job goes on
+        return _failure(key, request, backend, "client_error", f"{type(err).__name__}: {err}", 1, [], started)
+    return {"key": key, "model": backend.name, "identity": backend.identity, "request": request,
+            "status": result.get("status", "ok"), "payload": result.get("payload"), "error": result.get("error"),
+            "error_kind": None, "attempts": 1, "attempt_errors": [], "usage": result.get("usage") or {},
+            "cost_usd": float(result.get("cost_usd") or 0.0), "latency_s": time.perf_counter() - started}
+
+
 def _failure(key, request, backend, kind, message, attempts, errors, started) -> dict:
     return {"key": key, "model": backend.name, "identity": backend.identity, "request": request,
             "status": "failed", "payload": None, "error": message, "error_kind": kind, "attempts": attempts,
@@ -189,17 +209,15 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None,
                     progress: bool = False) -> tuple[pd.DataFrame, RunStats]:
     """Answer every prompt row (see module docstring); returns (responses table, stats).
     ``store`` may be None only for a backend that is not stored (``stored = False``)."""
+    if not getattr(backend, "stored", True):
+        return run_local(prompts, backend)
+    if store is None:
+        raise ValueError(f"{backend.name}: a stored backend needs a response store")
     limits = limits or Limits()
     t0 = time.perf_counter()
     keys, requests = plan(prompts, backend)
     stats = RunStats(backend.name, prompt_rows=len(prompts), unique_requests=len(requests))
-    stored = getattr(backend, "stored", True)
-    if stored and store is None:
-        raise ValueError(f"{backend.name}: a stored backend needs a response store")
-    if stored:
-        todo = sorted((k for k in requests if k not in store), key=lambda k: json.dumps(requests[k].get("messages")))
-    else:   # answered in this process: no store, no order to optimise
-        todo = list(requests)
+    todo = sorted((k for k in requests if k not in store), key=lambda k: json.dumps(requests[k].get("messages")))
     stats.cached = len(requests) - len(todo)
     bar = Progress(backend.name, len(requests), stats.cached, progress)
     limiter = RateLimiter(limits)
@@ -217,18 +235,13 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None,
             except asyncio.QueueEmpty:
                 return
             record = await _send_one(key, requests[key], backend, limits, limiter, deadline, stop)
-            if stored and not record.get("not_sent"):
+            if not record.get("not_sent"):
                 store.put(record)
             fresh[key] = record
             bar.update(record["status"] == "failed", record["cost_usd"])
 
     try:
-        if not stored:
-            # one at a time through the same path as a real request (errors recorded the same way);
-            # concurrency would only add scheduling work to an answer computed in this process
-            for key in todo:
-                fresh[key] = await _send_one(key, requests[key], backend, limits, limiter, deadline, stop)
-        elif getattr(backend, "use_batch", False) and todo:
+        if getattr(backend, "use_batch", False) and todo:
             from .batch import run_batches
 
             waiting = await run_batches(backend, store, {k: requests[k] for k in todo}, deadline,
@@ -248,6 +261,22 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None,
     finally:
         bar.close()
         await backend.aclose()
+    return _result(prompts, keys, requests, fresh, store, stats, t0)
+
+
+def run_local(prompts: pd.DataFrame, backend) -> tuple[pd.DataFrame, RunStats]:
+    """`run` for a backend that answers in this process (`stored = False`): every distinct request
+    answered once, one after another, through `backend.answer`; no event loop, rate limits or store."""
+    t0 = time.perf_counter()
+    keys, requests = plan(prompts, backend)
+    stats = RunStats(backend.name, prompt_rows=len(prompts), unique_requests=len(requests))
+    fresh = {key: _answer_locally(key, request, backend) for key, request in requests.items()}
+    return _result(prompts, keys, requests, fresh, None, stats, t0)
+
+
+def _result(prompts, keys, requests, fresh, store, stats: RunStats, t0: float) -> tuple[pd.DataFrame, RunStats]:
+    """The responses table (one row per prompt row) and the run's counts."""
+    stored = store is not None
     for record in fresh.values():
         stats.not_sent += bool(record.get("not_sent"))
         answered = record["status"] != "failed" or record["attempts"] > 0
@@ -260,21 +289,21 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None,
         stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
         stats.completion_tokens += int(usage.get("completion_tokens") or 0)
         stats.cost_usd += record["cost_usd"]
-    rows = []
-    payloads: dict[str, str] = {}   # key → payload JSON (prompt rows sharing a request share it)
-    for prompt, key in zip(prompts[["prompt_id", "condition", "country"]].to_dict("records"), keys):
-        record = fresh.get(key) or (store.get(key) if stored else None) or {"status": "failed",
-                                                                             "error": "not answered"}
-        payload = payloads.get(key)
-        if payload is None:
-            payload = payloads[key] = json.dumps(record.get("payload"), ensure_ascii=False)
-        rows.append({**prompt, "key": key, "status": record["status"], "cached": key not in fresh,
-                     "error": record.get("error"), "error_kind": record.get("error_kind"),
-                     "attempts": record.get("attempts", 0), "latency_s": record.get("latency_s"),
-                     "cost_usd": record.get("cost_usd", 0.0) if key in fresh else 0.0,
-                     "payload": payload})
-    for key in requests:
-        status = (fresh.get(key) or (store.get(key) if stored else None) or {"status": "failed"})["status"]
+    records = {key: fresh.get(key) or (store.get(key) if stored else None) or {"status": "failed",
+                                                                                "error": "not answered"}
+               for key in requests}
+    payloads = {key: json.dumps(r.get("payload"), ensure_ascii=False) for key, r in records.items()}
+    rows = [records[key] for key in keys]   # prompt rows sharing a request share its record
+    table = pd.DataFrame({
+        "prompt_id": prompts["prompt_id"].tolist(), "condition": prompts["condition"].tolist(),
+        "country": prompts["country"].tolist(), "key": keys, "status": [r["status"] for r in rows],
+        "cached": [key not in fresh for key in keys], "error": [r.get("error") for r in rows],
+        "error_kind": [r.get("error_kind") for r in rows], "attempts": [r.get("attempts", 0) for r in rows],
+        "latency_s": [r.get("latency_s") for r in rows],
+        "cost_usd": [r.get("cost_usd", 0.0) if key in fresh else 0.0 for key, r in zip(keys, rows)],
+        "payload": [payloads[key] for key in keys]}, columns=RESPONSE_COLUMNS)
+    for key, record in records.items():
+        status = record["status"]
         if status == "failed":
             stats.failed[(fresh.get(key) or {}).get("error_kind") or "unknown"] += 1
         elif status == "abstained":
@@ -282,11 +311,13 @@ async def run_async(prompts: pd.DataFrame, backend, store: ResponseStore | None,
         else:
             stats.ok += 1
     stats.seconds = time.perf_counter() - t0
-    return pd.DataFrame(rows, columns=RESPONSE_COLUMNS), stats
+    return table, stats
 
 
 def run(prompts: pd.DataFrame, backend, store: ResponseStore | None, limits: Limits | None = None,
         progress: bool = False) -> tuple[pd.DataFrame, RunStats]:
+    if not getattr(backend, "stored", True):
+        return run_local(prompts, backend)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

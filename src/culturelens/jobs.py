@@ -1,9 +1,8 @@
 """Jobs that run inside the Snakemake process (`run:` rules, `localrules`).
 
-A study has one job per country shard for rendering and for every reference respondent's answers:
-hundreds of jobs of a fraction of a second each. As scripts each would start Python and import
-pandas first (2–5 s); here they share the Snakemake process, its imports and a small cache of the
-tables every shard reads (the survey, the templates, a reference respondent's answer key).
+A study has one rendering job per country shard: hundreds of jobs of a fraction of a second each.
+As scripts each would start Python and import pandas first (2–5 s); here they share the Snakemake
+process, its imports and a small cache of the tables every shard reads (the survey, the templates).
 The default profile sets `force-use-threads` so that Snakemake runs them in threads, not in a new
 Snakemake process each.
 
@@ -16,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import json
 import os
 import threading
 import time
@@ -113,30 +111,6 @@ def used_templates(conditions: Mapping, available: Mapping) -> dict:
     return dict(available) if native else {k: v for k, v in available.items() if k in langs}
 
 
-def answer_reference(*, prompts: list[str], targets: list[str], studies: list[str], output, log, model: str,
-                     spec: Mapping) -> None:
-    """A reference respondent's answers to one shard of every study (`prompts[i]`, `targets[i]`: the
-    shard's prompts and the survey of `studies[i]`). Never stored: free and deterministic; the same
-    request, parsing and record path as a real model's."""
-    from . import engine
-
-    with job_log(log) as write:
-        tables = []
-        for study, path, survey in zip(studies, prompts, targets):
-            backend = _reference_backend(model, json.dumps(spec, sort_keys=True), _stamp(survey))
-            table, stats = engine.run(pd.read_parquet(path), backend, None)
-            write(f"{study}: {stats.line()}")
-            tables.append(table.assign(study=study))
-        answers_table(tables).to_parquet(output)
-
-
-@functools.lru_cache(maxsize=16)
-def _reference_backend(model: str, spec_json: str, targets_stamp):
-    from . import backends
-
-    return backends.make(model, json.loads(spec_json), targets=pd.read_parquet(targets_stamp[0]))
-
-
 def answers_table(tables: list[pd.DataFrame]) -> pd.DataFrame:
     """One shard's responses of every study, `study` first."""
     from .engine import RESPONSE_COLUMNS
@@ -171,14 +145,20 @@ def combine_prompts(*, shard_files: list[str], survey_items, targets, scores, te
         Path(notes).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def slice_table(*, answers: list[str], labels: list[tuple[str, str]], output, log, study: str | None = None,
+def slice_table(*, answers: list[str], labels: list[tuple], output, log, study: str | None = None,
                 **_) -> None:
-    """What a slice holds: per model, shard, study and condition the prompt rows and their outcome
-    (`labels[i]` = (model, shard) of `answers[i]`; `study`: that study's rows only)."""
+    """What a slice holds: per model, shard, study and condition the prompt rows and their outcome.
+    `labels[i]` = (model, shard, file study) of `answers[i]`: an answer file of one shard across
+    studies (file study None), or a study's responses table (a reference respondent's), of which
+    the shard's rows count; `study`: that study's rows only."""
     with job_log(log) as write:
         rows = []
-        for (model, shard), path in zip(labels, answers):
-            table = pd.read_parquet(path, columns=["study", "condition", "status"])
+        for (model, shard, file_study), path in zip(labels, answers):
+            table = pd.read_parquet(path, columns=["country", "condition", "status"]
+                                    + ([] if file_study else ["study"]))
+            table = table[table["country"] == shard]
+            if file_study:
+                table = table.assign(study=file_study)
             if study is not None:
                 table = table[table["study"] == study]
             if not len(table):

@@ -141,3 +141,41 @@ def alignment_scores(p, q, ordinal: bool, base: float = 2.0) -> dict[str, float]
         "tv": total_variation(pn, qn),
         "top1": top1_agreement(pn, qn),
     }
+
+
+# ---------------------------------------------------------------- the same metrics, row by row
+# For many pairs at once (the alignment table has one pair per prompt variant): rows of ``P`` and
+# ``Q`` (n × K) are distributions already normalised to sum 1. Each function equals its scalar
+# counterpart above applied to every row (tests/test_metrics.py checks it).
+
+
+def js_distance_rows(P: np.ndarray, Q: np.ndarray, base: float = 2.0) -> np.ndarray:
+    M = 0.5 * (P + Q)
+    divergence = 0.5 * (rel_entr(P, M).sum(axis=1) + rel_entr(Q, M).sum(axis=1)) / np.log(base)
+    return np.sqrt(np.clip(divergence, 0.0, np.log(2) / np.log(base)))
+
+
+def emd_similarity_rows(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """Rows of P and Q renormalised first (a subset of options may be passed); NaN where either
+    row sums to 0."""
+    k = P.shape[1]
+    sp, sq = P.sum(axis=1), Q.sum(axis=1)
+    valid = (sp > 0) & (sq > 0)
+    out = np.full(P.shape[0], np.nan)
+    if k == 1:
+        out[valid] = 1.0
+        return out
+    pn, qn = P[valid] / sp[valid, None], Q[valid] / sq[valid, None]
+    w1 = np.abs(np.cumsum(pn, axis=1) - np.cumsum(qn, axis=1))[:, :-1].sum(axis=1)
+    out[valid] = np.clip(1.0 - w1 / (k - 1), 0.0, 1.0)
+    return out
+
+
+def total_variation_rows(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    return 0.5 * np.abs(P - Q).sum(axis=1)
+
+
+def top1_agreement_rows(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    mp = P >= P.max(axis=1, keepdims=True) - TIE_TOLERANCE
+    mq = Q >= Q.max(axis=1, keepdims=True) - TIE_TOLERANCE
+    return (mp & mq).sum(axis=1) / mp.sum(axis=1)

@@ -1,22 +1,3 @@
-rule cells:
-    input:
-        distributions="results/{study}/distributions/{model}.parquet",
-        survey_items="results/{study}/survey/items.parquet",
-        targets="results/{study}/survey/targets.parquet",
-    output:
-        cells="results/{study}/cells/{model}.parquet",
-    params:
-        is_baseline=lambda wc: wc.model in BASELINES,
-        countries=config["countries"],
-        js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
-    log:
-        "logs/{study}/cells/{model}.log",
-    conda:
-        "../../envs/core.yaml"
-    script:
-        "../scripts/alignment.py"
-
-
 rule alignment:
     input:
         cells=lambda wc: expand("results/{study}/cells/{model}.parquet", study=wc.study, model=MODELS),

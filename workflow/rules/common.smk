@@ -46,6 +46,10 @@ VLLM_MODELS = [m for m in MODELS if config["catalog"]["models"][m]["provider"] =
 VLLM_PATTERN = "|".join(map(re.escape, VLLM_MODELS)) or "(?!)"
 REFERENCE_PATTERN = "|".join(map(re.escape, BASELINES)) or "(?!)"
 API_PATTERN = "|".join(re.escape(m) for m in MODELS if m not in VLLM_MODELS and m not in BASELINES) or "(?!)"
+# models with answer files per shard (API and vLLM; reference respondents answer inside their
+# study's `reference_distributions` job)
+ANSWERED = [m for m in MODELS if m not in BASELINES]
+ANSWERED_PATTERN = "|".join(map(re.escape, ANSWERED)) or "(?!)"
 DIST_STUDIES = [s for s in STUDIES if study_kind(config, s) == "distributions"]
 SCORE_STUDIES = [s for s in STUDIES if study_kind(config, s) == "scores"]
 
@@ -131,9 +135,20 @@ def answer_files(study, model):
 
 
 def slice_answers(shards_of, models):
-    """The answer files of a slice, and their (model, shard) labels."""
-    pairs = [(m, s) for m in models for s in shards_of]
-    return [f"results/answers/{m}/{s}.parquet" for m, s in pairs], pairs
+    """The answer files of a slice and, per file, (model, shard, study): a model's answer file per
+    shard, or for a reference respondent (no answer files) its responses in every study with the
+    shard (study None: the file says)."""
+    files, labels = [], []
+    for m in models:
+        for s in shards_of:
+            if m in BASELINES:
+                studies = [st for st in STUDIES if s in study_shards(st)]
+                files += [f"results/{st}/responses/{m}.parquet" for st in studies]
+                labels += [(m, s, st) for st in studies]
+            else:
+                files.append(f"results/answers/{m}/{s}.parquet")
+                labels.append((m, s, None))
+    return files, labels
 
 
 def country_shard(country):

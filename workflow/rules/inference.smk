@@ -1,34 +1,13 @@
 # A model's answers are kept per country shard across studies: results/answers/<model>/<shard>.parquet
 # (culturelens.shards). Every request goes through the response store first, so identical requests
 # are sent once, whichever shard, study or run asks them.
-#  - reference respondents answer in the Snakemake process (free and deterministic, never stored);
+#  - reference respondents have no answer files: free and deterministic, they answer a whole study
+#    inside its `reference_distributions` job (one process per study and respondent, never stored);
 #  - API models: one job per shard; a lock on the model's store makes jobs of one model (also two
 #    slices run at once, or cluster jobs) take turns, so no request is paid twice and the model's
 #    rate limits hold;
 #  - vLLM models: one job per model starts the server once and answers every shard into the store;
 #    the shard jobs then read their answers from the store.
-
-
-localrules:
-    answer_reference,
-
-
-rule answer_reference:
-    input:
-        prompts=lambda wc: list(shard_prompts(wc).values()),
-        targets=lambda wc: list(shard_targets(wc).values()),
-    output:
-        "results/answers/{model}/{shard}.parquet",
-    wildcard_constraints:
-        model=REFERENCE_PATTERN,
-    params:
-        studies=lambda wc: list(shard_prompts(wc)),
-        model=lambda wc: wc.model,
-        spec=model_spec,
-    log:
-        "logs/answers/{model}/{shard}.log",
-    run:
-        in_process(jobs.answer_reference, input, output, params, log)
 
 
 rule query_model:
@@ -97,12 +76,49 @@ rule distributions:
     input:
         prompts="results/{study}/prompts.parquet",
         answers=lambda wc: answer_files(wc.study, wc.model),
+        survey_items="results/{study}/survey/items.parquet",
+        targets="results/{study}/survey/targets.parquet",
     output:
         responses="results/{study}/responses/{model}.parquet",
         distributions="results/{study}/distributions/{model}.parquet",
         invalid="results/{study}/distributions/{model}.invalid.parquet",
+        cells="results/{study}/cells/{model}.parquet",
+    wildcard_constraints:
+        model=ANSWERED_PATTERN,
     params:
         method=lambda wc: model_spec(wc)["elicitation"]["method"],
+        # the model's alignment cells (written by the same job)
+        is_baseline=lambda wc: wc.model in BASELINES,
+        countries=config["countries"],
+        js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
+    log:
+        "logs/{study}/distributions/{model}.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/distributions.py"
+
+
+rule reference_distributions:
+    input:
+        prompts="results/{study}/prompts.parquet",
+        # answered here, through the same requests, records and parsers as a real model's answers
+        survey_items="results/{study}/survey/items.parquet",
+        targets="results/{study}/survey/targets.parquet",
+    output:
+        responses="results/{study}/responses/{model}.parquet",
+        distributions="results/{study}/distributions/{model}.parquet",
+        invalid="results/{study}/distributions/{model}.invalid.parquet",
+        cells="results/{study}/cells/{model}.parquet",
+    wildcard_constraints:
+        model=REFERENCE_PATTERN,
+    params:
+        spec=model_spec,
+        method=lambda wc: model_spec(wc)["elicitation"]["method"],
+        # the model's alignment cells (written by the same job)
+        is_baseline=lambda wc: wc.model in BASELINES,
+        countries=config["countries"],
+        js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
     log:
         "logs/{study}/distributions/{model}.log",
     conda:

@@ -1,7 +1,9 @@
 # Slices as targets: each rule below builds one slice and writes a table of what it holds (per
 # model, shard, study and condition: prompt rows answered, abstained, failed). Building a slice
 # touches only the slice's own files; `snakemake --cores all` then combines the study-wide tables
-# from every shard. Commands: README, "Running a slice".
+# from every shard. Country and language slices hold the models with answer files per shard (API
+# and vLLM): reference respondents answer a whole study in one job (free, in seconds), which a
+# country slice would otherwise rebuild for every country. Commands: README, "Running a slice".
 
 
 localrules:
@@ -13,11 +15,11 @@ localrules:
 
 rule country_slice:
     input:
-        answers=lambda wc: slice_answers(country_shard(wc.country), MODELS)[0],
+        answers=lambda wc: slice_answers(country_shard(wc.country), ANSWERED)[0],
     output:
         "results/slices/country/{country}.tsv",
     params:
-        labels=lambda wc: slice_answers(country_shard(wc.country), MODELS)[1],
+        labels=lambda wc: slice_answers(country_shard(wc.country), ANSWERED)[1],
     log:
         "logs/slices/country/{country}.log",
     run:
@@ -26,11 +28,11 @@ rule country_slice:
 
 rule language_slice:
     input:
-        answers=lambda wc: slice_answers(language_shards(wc.lang), MODELS)[0],
+        answers=lambda wc: slice_answers(language_shards(wc.lang), ANSWERED)[0],
     output:
         "results/slices/language/{lang}.tsv",
     params:
-        labels=lambda wc: slice_answers(language_shards(wc.lang), MODELS)[1],
+        labels=lambda wc: slice_answers(language_shards(wc.lang), ANSWERED)[1],
     log:
         "logs/slices/language/{lang}.log",
     run:

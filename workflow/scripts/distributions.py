@@ -3,15 +3,27 @@ import logging
 import pandas as pd
 
 import _common
-from culturelens import elicit
+from culturelens import alignment, backends, elicit, engine, robustness
+
+
+def responses_of(sm, prompts: pd.DataFrame) -> pd.DataFrame:
+    """The model's responses to this study's prompts: a reference respondent answers them here (free
+    and deterministic: no answer files, no store); any other model's come from its answer files
+    per shard (results/answers/<model>/<shard>.parquet), this study's rows."""
+    if "answers" not in sm.input.keys():
+        backend = backends.make(sm.wildcards.model, sm.params.spec, targets=pd.read_parquet(sm.input.targets))
+        table, stats = engine.run(prompts, backend, None)
+        logging.info("%s", stats.line())
+        return table
+    study = sm.wildcards.study
+    parts = [pd.read_parquet(p, filters=[("study", "==", study)]) for p in sm.input.answers]
+    return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True).drop(columns="study")
 
 
 def main(sm):
-    prompts = pd.read_parquet(sm.input.prompts)
-    # this study's rows of the model's answers to each shard (results/answers/<model>/<shard>.parquet)
-    study = sm.wildcards.study
-    parts = [pd.read_parquet(p, filters=[("study", "==", study)]) for p in sm.input.answers]
-    responses = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True).drop(columns="study")
+    # what the answers and their parsing need (not the prompt texts: the answers are keyed by prompt_id)
+    prompts = pd.read_parquet(sm.input.prompts, columns=[*elicit.META, "labels", "shown_options"])
+    responses = responses_of(sm, prompts)
     responses.to_parquet(sm.output.responses)
     dist, invalid = elicit.distributions(prompts, responses, sm.params.method)
     dist.insert(0, "model", sm.wildcards.model)
@@ -22,6 +34,39 @@ def main(sm):
         logging.info("draws: %s", elicit.sample_notes(dist))
     dist.to_parquet(sm.output.distributions)
     invalid.to_parquet(sm.output.invalid)
+    cells(sm, dist).to_parquet(sm.output.cells)
+
+
+def cells(sm, dist: pd.DataFrame) -> pd.DataFrame:
+    """The model's alignment cells: its own file, so rerunning one model touches no other model's.
+    In this job, not one of its own: a job costs seconds of imports, and there is one per study
+    and model."""
+    targets = pd.read_parquet(sm.input.targets)
+    if targets.empty:   # a study of scores (VSM 2013): no answer distributions to compare with
+        return pd.DataFrame(columns=[*alignment.COLUMNS, "consistency", "order_tv", "primacy"])
+    items = pd.read_parquet(sm.input.survey_items)
+    if sm.params.countries:  # default prompting is compared with the configured countries only
+        targets = targets[targets["country"].isin(sm.params.countries)]
+    baselines = {sm.wildcards.model} if sm.params.is_baseline else set()
+    table = alignment.cells(dist, targets, items, baselines=baselines, js_base=sm.params.js_base)
+    table["consistency"] = 1 - table["spread_jsd"]  # self-consistency across paraphrases and orders
+    table = with_position_bias(table, dist)
+    logging.info("%d cells of %s", len(table), sm.wildcards.model)
+    return table
+
+
+def with_position_bias(table: pd.DataFrame, dist: pd.DataFrame) -> pd.DataFrame:
+    """Order sensitivity beside each cell; prompts without a target country (default prompting)
+    carry theirs to every country they are compared with."""
+    cell = alignment.CELL
+    bias = robustness.position_bias(dist)
+    cols = ["order_tv", "primacy"]
+    targeted = table.merge(bias[bias["country"] != "none"][cell + cols], on=cell, how="left")
+    untargeted = bias[bias["country"] == "none"].drop(columns="country")[[c for c in cell if c != "country"] + cols]
+    fill = table[[c for c in cell if c != "country"]].merge(untargeted, how="left")
+    for col in cols:
+        targeted[col] = targeted[col].fillna(fill[col])
+    return targeted
 
 
 _common.run(snakemake, main)  # noqa: F821

@@ -23,9 +23,9 @@ to the response store (20 models × 100 countries would be ~11 GB) and reading i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -33,6 +33,7 @@ import pandas as pd
 
 from ..alignment import target_vectors
 from ..config import digest
+from ..store import request_key
 
 
 class ReferenceRespondent:
@@ -56,9 +57,14 @@ class ReferenceRespondent:
         self.identity = {"provider": "reference", "respondent": self.kind, "spec": self.spec,
                          "targets_sha": data_sha}
 
+    #: the prompt columns a request is made of (engine.run reads only these)
+    request_columns = ("prompt_id", "item_id", "country", "labels", "shown_options")
+
     def request(self, prompt: Mapping) -> dict:
+        """What the respondent is asked: the prompt (by its id, which hashes the messages, labels
+        and shown options), the item and target country, and how to answer."""
         return {
-            "messages": json.loads(prompt["messages"]),
+            "prompt_id": prompt["prompt_id"],
             "labels": list(prompt["labels"]),
             "shown_options": [int(i) for i in prompt["shown_options"]],
             "item_id": prompt["item_id"],
@@ -89,10 +95,13 @@ class ReferenceRespondent:
     async def aclose(self) -> None:
         return None
 
-    def answer(self, request: dict) -> dict:
+    def answer(self, request: dict, key: str | None = None) -> dict:
+        """The answer to one request, as an OpenAI chat completion (or an abstention). Random draws
+        (oracle resampling, `sample` elicitation) come from a generator seeded by the request's
+        store key, which covers the respondent's identity (seed included) and the request."""
         labels, shown = request["labels"], request["shown_options"]
-        seed_src = f"{self.spec.get('seed', 0)}|{json.dumps(request, sort_keys=True)}"
-        rng = np.random.default_rng(int(hashlib.sha256(seed_src.encode()).hexdigest()[:16], 16))
+        key = key or request_key(self.identity, request)
+        rng = _Seeded(key)
         probs = self._distribution(request["item_id"], request["country"], len(shown), rng)
         if probs is None:
             why = (f"{self.name} (oracle) needs a target country; default prompting has none"
@@ -105,6 +114,28 @@ class ReferenceRespondent:
         display = [float(probs[i]) for i in shown]  # probability of each label, in display order
         return {"status": "ok", "payload": _completion(self.name, labels, display, self.elicitation, rng),
                 "error": None, "usage": {"prompt_tokens": 0, "completion_tokens": 0}, "cost_usd": 0.0}
+
+
+_threads = threading.local()
+
+
+class _Seeded:
+    """A numpy Generator for one answer, its PCG64 state set from a hex key (a sha256) on first use:
+    ~4x cheaper than seeding through a SeedSequence, and only paid by answers that draw. One
+    generator per thread is reused (its state is set anew for every answer)."""
+
+    def __init__(self, key: str):
+        self.key, self._gen = key, None
+
+    def __getattr__(self, name):
+        if self._gen is None:
+            gen = getattr(_threads, "gen", None)
+            if gen is None:
+                gen = _threads.gen = np.random.Generator(np.random.PCG64(0))
+            gen.bit_generator.state = {"bit_generator": "PCG64", "has_uint32": 0, "uinteger": 0,
+                                       "state": {"state": int(self.key[:32], 16), "inc": int(self.key[32:64], 16) | 1}}
+            self._gen = gen
+        return getattr(self._gen, name)
 
 
 def _completion(model: str, labels: list[str], probs: list[float], elicitation: Mapping, rng) -> dict:
