@@ -188,3 +188,20 @@ def test_all_cells_at_once_equal_the_definition_cell_by_cell():
     got, want = got.sort_values(key, ignore_index=True), want.sort_values(key, ignore_index=True)
     pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False, atol=1e-12, rtol=0)
     assert got["is_baseline"].eq(got["model"] == "a").all()
+
+
+def test_a_wider_item_nobody_answered_does_not_widen_the_table():
+    """A model that answered only the 2-option item (it abstained on the 5-option one) still gets
+    its cells: the survey's wider targets are not forced into the answered items' width."""
+    items = pd.DataFrame([{"item_id": "narrow", "scale": "nominal", "options": ["a", "b"]},
+                          {"item_id": "wide", "scale": "nominal", "options": list("abcde")}])
+    targets = pd.DataFrame([{"item_id": i, "country": "NL", "option_index": j, "share": s}
+                            for i, shares in (("narrow", [0.25, 0.75]), ("wide", [0.2] * 5))
+                            for j, s in enumerate(shares)])
+    dist = pd.DataFrame([{"model": "m", "study": "s", "item_id": "narrow", "item_lang": "en", "prompt_lang": "en",
+                          "condition": "cross_national", "persona": "NL", "country": "NL", "paraphrase": 0,
+                          "option_order": "listed", "prompt_id": "p", "option_index": j, "prob": p}
+                         for j, p in enumerate([0.25, 0.75])])
+    got = alignment.cells(dist, targets, items, baselines=set())
+    assert got["item_id"].tolist() == ["narrow"]
+    assert got["js_sim"].iloc[0] == pytest.approx(1.0)

@@ -187,13 +187,17 @@ def cells(dist: pd.DataFrame, targets: pd.DataFrame, items: pd.DataFrame,
     rows, source, t = rows[keep].reset_index(drop=True), source[keep], t[keep]
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
+    # survey rows only for the (item, country) pairs used: `matrix` is as wide as the widest item
+    # answered, and an item nobody answered may have more options
     width = matrix.shape[1]
-    survey = np.zeros((len(target_keys), width))
-    for r, key in enumerate(target_keys):
-        survey[r, : len(tvec[key])] = tvec[key]
+    used, t = np.unique(t, return_inverse=True)
+    survey = np.zeros((len(used), width))
+    for r, u in enumerate(used):
+        vec = tvec[target_keys[u]]
+        survey[r, : len(vec)] = vec
     P = matrix[source]
     P = P / P.sum(axis=1, keepdims=True)
-    Q = survey[t]
+    Q = survey[t.ravel()]
     item_ids = rows["item_id"].to_numpy()
     k = np.fromiter((n_options[i] for i in item_ids), dtype=np.int64, count=len(rows))
     ordinal = np.fromiter((scale.get(i) == "ordinal" for i in item_ids), dtype=bool, count=len(rows))
