@@ -227,7 +227,7 @@ def test_rerunning_one_model_touches_no_other_models_files(run):
     for path, stamp in before.items():
         parts = Path(path).parts
         other_answers = parts[1] == "answers" and parts[2] != "oracle"
-        per_model = len(parts) >= 4 and parts[2] in ("responses", "distributions", "cells")
+        per_model = len(parts) >= 4 and parts[2] in ("responses", "distributions", "cells", "position_bias")
         other_heatmap = parts[-1].startswith("heatmap_") and parts[-1] != "heatmap_oracle.png"
         if other_answers or (per_model and not Path(path).name.startswith("oracle")) or other_heatmap:
             assert after[path] == stamp, path

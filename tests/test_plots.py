@@ -156,6 +156,30 @@ def test_heatmap(alignment, tmp_path, captured):
     assert captured[-1].axes[1].get_ylabel()  # labelled colour bar
 
 
+def test_heatmaps_drawn_in_threads_are_each_the_models_own(alignment, tmp_path):
+    """Snakemake draws heatmaps in its own threads (jobs.draw_heatmap): drawn four at a time, each
+    file is byte-identical to the same model's heatmap drawn alone, and its log names the cells."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from culturelens import jobs
+
+    models = ["toy-llm", "uniform", "oracle"] * 2
+    cells = tmp_path / "cells.parquet"
+    alignment.to_parquet(cells)
+    for model in models[:3]:
+        plots.heatmap_country_language(alignment, model, tmp_path / f"alone_{model}.png")
+
+    def draw(i):
+        jobs.draw_heatmap(alignment=cells, output=tmp_path / f"t{i}.png", log=tmp_path / f"t{i}.log",
+                          model=models[i])
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(draw, range(len(models))))
+    for i, model in enumerate(models):
+        assert (tmp_path / f"t{i}.png").read_bytes() == (tmp_path / f"alone_{model}.png").read_bytes(), model
+        assert f"{len(alignment)} cells of {model}" in (tmp_path / f"t{i}.log").read_text()
+
+
 def test_heatmap_100_countries_readable(tmp_path, captured):
     territories = sorted(c for c in plots._EN.territories if len(c) == 2 and c.isalpha())[:100]
     langs = ["en", "de", "fr", "es", "ar", "zh", "ja", "hi", "pt", "ru"]

@@ -135,7 +135,7 @@ def runs(cluster, tmp_path_factory):
 
 
 # rules that run inside the submitting Snakemake (fractions of a second per country shard)
-LOCAL_RULES = {"all", "render_prompts", "prompts"}
+LOCAL_RULES = {"all", "render_prompts", "prompts", "heatmap"}
 
 
 def test_every_job_ran_as_a_slurm_job(runs):

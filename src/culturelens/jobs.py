@@ -27,6 +27,8 @@ from . import prompts as prompts_mod
 from . import shards, templates
 
 _lock = threading.Lock()
+# pyplot keeps one current figure per process: figures drawn in Snakemake's threads take turns
+_drawing = threading.Lock()
 
 
 def _stamp(path: str | Path) -> tuple[str, int, int]:
@@ -103,6 +105,20 @@ def render_shard(*, survey_items, targets, scores, templates_dir, output, log, s
             write(line)
         write(f"{len(table)} prompt rows, {table['prompt_id'].nunique()} distinct prompts")
         table.to_parquet(output)
+
+
+def draw_heatmap(*, alignment, output, log, model: str, **_) -> None:
+    """One model's heatmap of mean alignment per country × prompt language (plots.heatmap_country_language)
+    from its cells. In Snakemake's process: as a script, each of the studies × models heatmaps
+    paid seconds of Python and plotting imports for a fraction of a second of drawing."""
+    from . import plots   # matplotlib and seaborn: imported by the first figure, not by every job
+
+    with job_log(log) as write:
+        columns = ["model", "study", "country", "prompt_lang", "condition", "native", "js_sim"]
+        cells = pd.read_parquet(alignment, columns=columns)
+        with _drawing:
+            plots.heatmap_country_language(cells, model, output)
+        write(f"{len(cells)} cells of {model}")
 
 
 def used_templates(conditions: Mapping, available: Mapping) -> dict:

@@ -83,6 +83,7 @@ rule distributions:
         distributions="results/{study}/distributions/{model}.parquet",
         invalid="results/{study}/distributions/{model}.invalid.parquet",
         cells="results/{study}/cells/{model}.parquet",
+        position_bias="results/{study}/position_bias/{model}.parquet",
     wildcard_constraints:
         model=ANSWERED_PATTERN,
     params:
@@ -110,6 +111,7 @@ rule reference_distributions:
         distributions="results/{study}/distributions/{model}.parquet",
         invalid="results/{study}/distributions/{model}.invalid.parquet",
         cells="results/{study}/cells/{model}.parquet",
+        position_bias="results/{study}/position_bias/{model}.parquet",
     wildcard_constraints:
         model=REFERENCE_PATTERN,
     params:

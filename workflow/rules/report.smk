@@ -1,3 +1,11 @@
+# Heatmaps (one per study and model, a fraction of a second of drawing each) are drawn inside
+# Snakemake (culturelens.jobs); the study-wide figures are scripts.
+
+
+localrules:
+    heatmap,
+
+
 rule heatmap:
     input:
         alignment="results/{study}/cells/{model}.parquet",  # one model's cells: its slice alone redraws it
@@ -9,12 +17,12 @@ rule heatmap:
             subcategory="alignment by country and prompt language",
             labels={"study": "{study}", "model": "{model}", "figure": "heatmap"},
         ),
+    params:
+        model=lambda wc: wc.model,
     log:
         "logs/{study}/figures/heatmap_{model}.log",
-    conda:
-        "../../envs/core.yaml"
-    script:
-        "../scripts/figures.py"
+    run:
+        in_process(jobs.draw_heatmap, input, output, params, log)
 
 
 rule models_vs_baselines:
@@ -58,7 +66,8 @@ rule steerability_figure:
 
 rule position_bias_figure:
     input:
-        distributions=distribution_files,
+        # per model and cell, from its distributions job (robustness.position_bias)
+        position_bias=lambda wc: expand("results/{study}/position_bias/{model}.parquet", study=wc.study, model=MODELS),
     output:
         report(
             "results/{study}/figures/position_bias.png",

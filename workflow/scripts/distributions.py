@@ -34,10 +34,13 @@ def main(sm):
         logging.info("draws: %s", elicit.sample_notes(dist))
     dist.to_parquet(sm.output.distributions)
     invalid.to_parquet(sm.output.invalid)
-    cells(sm, dist).to_parquet(sm.output.cells)
+    # order sensitivity per cell: small, so the study's figure need not read every distribution
+    bias = robustness.position_bias(dist)
+    bias.to_parquet(sm.output.position_bias)
+    cells(sm, dist, bias).to_parquet(sm.output.cells)
 
 
-def cells(sm, dist: pd.DataFrame) -> pd.DataFrame:
+def cells(sm, dist: pd.DataFrame, bias: pd.DataFrame) -> pd.DataFrame:
     """The model's alignment cells: its own file, so rerunning one model touches no other model's.
     In this job, not one of its own: a job costs seconds of imports, and there is one per study
     and model."""
@@ -50,16 +53,15 @@ def cells(sm, dist: pd.DataFrame) -> pd.DataFrame:
     baselines = {sm.wildcards.model} if sm.params.is_baseline else set()
     table = alignment.cells(dist, targets, items, baselines=baselines, js_base=sm.params.js_base)
     table["consistency"] = 1 - table["spread_jsd"]  # self-consistency across paraphrases and orders
-    table = with_position_bias(table, dist)
+    table = with_position_bias(table, bias)
     logging.info("%d cells of %s", len(table), sm.wildcards.model)
     return table
 
 
-def with_position_bias(table: pd.DataFrame, dist: pd.DataFrame) -> pd.DataFrame:
-    """Order sensitivity beside each cell; prompts without a target country (default prompting)
-    carry theirs to every country they are compared with."""
+def with_position_bias(table: pd.DataFrame, bias: pd.DataFrame) -> pd.DataFrame:
+    """Order sensitivity (robustness.position_bias) beside each cell; prompts without a target
+    country (default prompting) carry theirs to every country they are compared with."""
     cell = alignment.CELL
-    bias = robustness.position_bias(dist)
     cols = ["order_tv", "primacy"]
     targeted = table.merge(bias[bias["country"] != "none"][cell + cols], on=cell, how="left")
     untargeted = bias[bias["country"] == "none"].drop(columns="country")[[c for c in cell if c != "country"] + cols]

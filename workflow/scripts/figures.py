@@ -1,20 +1,18 @@
 import pandas as pd
 
 import _common
-from culturelens import plots, robustness
+from culturelens import plots
 
 
 def main(sm):
     out = sm.output[0]
-    if sm.rule == "heatmap":
-        plots.heatmap_country_language(pd.read_parquet(sm.input.alignment), sm.wildcards.model, out)
-    elif sm.rule == "models_vs_baselines":
+    if sm.rule == "models_vs_baselines":
         plots.models_vs_baselines(pd.read_parquet(sm.input.alignment), out)
     elif sm.rule == "steerability_figure":
         plots.steerability_per_country(pd.read_csv(sm.input.steerability), out, pd.read_csv(sm.input.us_centric_gap))
     elif sm.rule == "position_bias_figure":
-        dist = pd.concat([pd.read_parquet(p) for p in sm.input.distributions], ignore_index=True)
-        plots.position_bias_by_model(robustness.position_bias(dist).assign(study=sm.wildcards.study), out)
+        bias = pd.concat([pd.read_parquet(p) for p in sm.input.position_bias], ignore_index=True)
+        plots.position_bias_by_model(bias.assign(study=sm.wildcards.study), out)
     elif sm.rule == "stability_figure":
         plots.stability_distribution(pd.read_parquet(sm.input.alignment), out)
     elif sm.rule == "hofstede_scatter":
