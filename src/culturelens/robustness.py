@@ -155,22 +155,37 @@ def us_centric_gap(alignment: pd.DataFrame, targets: pd.DataFrame, reference: st
     ref = {item: vec for (item, _), vec in target_vectors(us_targets, n_options).items()}
     cells = alignment[(alignment["condition"] == condition) & (alignment["country"] != reference)
                       & alignment["item_id"].isin(ref)]
-    rows = []
-    for rec in cells[["model", "item_id", "country", "model_dist", "survey_dist"]].to_dict("records"):
-        q = ref[rec["item_id"]]  # same length as the cell's vectors: target_vectors checks the indices
-        uniform = np.full(len(q), 1 / len(q))
-        # both terms compare the cell's mean answer distribution (base 2), like with like
-        gap = metrics.js_similarity(rec["model_dist"], q) - metrics.js_similarity(rec["model_dist"], rec["survey_dist"])
-        uniform_gap = metrics.js_similarity(uniform, q) - metrics.js_similarity(uniform, rec["survey_dist"])
-        rows.append({"model": rec["model"], "country": rec["country"], "item_id": rec["item_id"], "gap": gap,
-                     "uniform_gap": uniform_gap, "net": gap - uniform_gap})
-    if not rows:
+    if cells.empty:
         return pd.DataFrame(columns=cols)
-    out = _per_group(pd.DataFrame(rows), ["model", "country"],
+    # all cells at once; a cell's vectors and the US one have the item's length (target_vectors
+    # checks the indices), zero-padded to the widest item (zeros add nothing to a JS distance)
+    P = _padded(cells["model_dist"])
+    S = _padded(cells["survey_dist"])
+    Q = _padded(cells["item_id"].map(ref))
+    k = cells["survey_dist"].map(len).to_numpy()[:, None]
+    U = (np.arange(P.shape[1]) < k) / k   # the uniform answer over the item's options
+    # both terms compare the cell's mean answer distribution (base 2), like with like:
+    # 1−JSD(p, US) − (1−JSD(p, own)) = JSD(p, own) − JSD(p, US)
+    gap = metrics.js_distance_rows(P, S) - metrics.js_distance_rows(P, Q)
+    uniform_gap = metrics.js_distance_rows(U, S) - metrics.js_distance_rows(U, Q)
+    rows = cells[["model", "country", "item_id"]].assign(gap=gap, uniform_gap=uniform_gap, net=gap - uniform_gap)
+    out = _per_group(rows.reset_index(drop=True), ["model", "country"],
                      {"gap": "us_centric_gap", "uniform_gap": "uniform_gap", "net": "net_gap"},
                      {"gap": ("ci_low", "ci_high"), "net": ("net_ci_low", "net_ci_high")},
                      n_boot=n_boot, seed=seed)
     return out[cols]
+
+
+def _padded(vectors: pd.Series) -> np.ndarray:
+    """Rows of distributions of possibly different lengths, each normalised to sum 1 and
+    zero-padded to the longest."""
+    lengths = vectors.map(len).to_numpy()
+    out = np.zeros((len(vectors), int(lengths.max()) if len(lengths) else 0))
+    for k in np.unique(lengths):
+        rows = np.flatnonzero(lengths == k)
+        out[rows, :k] = np.stack([np.asarray(v, dtype=float) for v in vectors.iloc[rows]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return out / out.sum(axis=1, keepdims=True)
 
 
 def adjust_p(p: pd.Series, method: str = ADJUST_METHOD) -> pd.Series:
