@@ -17,6 +17,8 @@ functions measure that from the tables the pipeline already has:
 
 from __future__ import annotations
 
+import functools
+
 from itertools import combinations
 
 import numpy as np
@@ -77,6 +79,15 @@ def position_bias(dist: pd.DataFrame) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
+@functools.lru_cache(maxsize=64)
+def _draws(seed: int, n_boot: int, n: int) -> np.ndarray:
+    """The resampled cluster indices: the same for every call with these arguments (so made once
+    per number of clusters, not once per group; thousands of (model, country) groups share a few)."""
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    draws.setflags(write=False)
+    return draws
+
+
 def bootstrap_ci(frame: pd.DataFrame, columns: list[str], cluster: str = "item_id", n_boot: int = N_BOOT,
                  seed: int = SEED, level: float = 0.95) -> dict[str, tuple[float, float]]:
     """Percentile interval of the mean of each of `columns` over the rows of `frame`, resampling
@@ -88,7 +99,7 @@ def bootstrap_ci(frame: pd.DataFrame, columns: list[str], cluster: str = "item_i
     sums, counts = groups[columns].sum().to_numpy(dtype=float), groups.size().to_numpy(dtype=float)
     if len(counts) < 2:
         return {c: (np.nan, np.nan) for c in columns}
-    draws = np.random.default_rng(seed).integers(0, len(counts), size=(n_boot, len(counts)))
+    draws = _draws(seed, n_boot, len(counts))
     means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)[:, None]
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2], axis=0)
     return {c: (float(lo), float(hi)) for c, lo, hi in zip(columns, low, high)}
