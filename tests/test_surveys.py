@@ -507,8 +507,28 @@ def test_generic_parquet(tmp_path):
     assert t.items.iloc[0]["lang"] == "de" and list(t.targets["share"]) == [1.0, 0.0]
 
 
+def test_generic_counts(tmp_path):
+    """Targets as counts (weighted ones too): shares are the counts over their (item, country)
+    total, n is that total unless given, and nothing is reported as renormalised."""
+    targets = pd.DataFrame([
+        {"item_id": "q1", "country": "DE", "option": "A lot", "count": 30},
+        {"item_id": "q1", "country": "DE", "option": "Some", "count": 90},
+        {"item_id": "q2", "country": "JP", "option": "Cats", "count": 12.5},
+        {"item_id": "q2", "country": "JP", "option": "Dogs", "count": 37.5},
+    ])
+    paths, _, _ = generic_files(tmp_path, targets=targets)
+    t = surveys.load("generic", "mine", paths)
+    de = t.targets[t.targets["country"] == "DE"].sort_values("option_index")
+    assert list(de["share"]) == [0.25, 0.75, 0.0, 0.0] and (de["n"] == 120).all()
+    jp = t.targets[t.targets["country"] == "JP"].sort_values("option_index")
+    assert list(jp["share"]) == [0.25, 0.75] and (jp["n"] == 50).all()
+    assert not any("renormalised" in line for line in t.report)
+
+
 @pytest.mark.parametrize("mutate,field", [
     (lambda i, t: (i.drop(columns=["scale"]), t), "columns"),
+    (lambda i, t: (i, t.assign(count=1)), "columns"),           # share and count: which one?
+    (lambda i, t: (i, t.drop(columns=["share"]).assign(count=["x"] + [1] * (len(t) - 1))), "count (line 2)"),
     (lambda i, t: (i, t.drop(columns=["share"])), "columns"),
     (lambda i, t: (i, t.assign(item_id=["q9"] + list(t["item_id"][1:]))), "item_id (line 2)"),
     (lambda i, t: (i, t.assign(option=["Maybe"] + list(t["option"][1:]))), "option (line 2)"),

@@ -32,12 +32,13 @@ item_id  yes       an item_id of the items file
 country  yes       a survey country name from ``resources/countries/survey_names.csv`` or an
                    ISO 3166-1 alpha-2 code (``DE``); non-national / excluded ones are left out
 option   yes       an option label of the item, exactly as in the item's first row
-share    yes       share of respondents, >= 0; options not listed get share 0
-n        no        respondents (NaN where unknown)
+share    one of    share of respondents, >= 0; options not listed get share 0
+count    the two   respondents (or weighted respondents) who chose the option, >= 0
+n        no        respondents (NaN where unknown; with ``count``: the sum of the counts)
 =======  ========  =====================================================================
 
 Per (item, country) shares summing to 0 are dropped, to more than 1 (or less than 0.99)
-renormalised; both reported. Any other deviation (missing columns, unknown item ids or options,
+renormalised; both reported. Counts are divided by their (item, country) total. Any other deviation (missing columns, unknown item ids or options,
 negative shares, repeated rows) is an InputError.
 """
 
@@ -56,7 +57,8 @@ from culturelens.surveys.common import (
 )
 
 ITEM_REQUIRED = ["item_id", "question", "options", "scale", "source", "topic"]
-TARGET_REQUIRED = ["item_id", "country", "option", "share"]
+TARGET_REQUIRED = ["item_id", "country", "option"]
+VALUE_COLUMNS = ("share", "count")   # exactly one of them
 SCALES = ("ordinal", "nominal")
 TRANSLATIONS = ("original", "machine", "human")
 
@@ -151,8 +153,11 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
 
     raw = _read(targets_path)
     missing = [c for c in TARGET_REQUIRED if c not in raw.columns]
-    if missing:
-        raise InputError(targets_path, "columns", f"columns {TARGET_REQUIRED} (+ optional n)", list(raw.columns))
+    values = [c for c in VALUE_COLUMNS if c in raw.columns]
+    if missing or len(values) != 1:
+        raise InputError(targets_path, "columns", f"columns {TARGET_REQUIRED} and one of share or count "
+                         "(+ optional n)", list(raw.columns))
+    value = values[0]
     mapper = CountryMapper(targets_path, strict=strict_countries)
     dist = DistributionCounter()
     # (item_id, code) -> {"name": survey_name, "shares": [...], "n": float}
@@ -171,13 +176,13 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
         if option not in options:
             raise InputError(targets_path, f"option ({where})", f"one of the options of item {item_id!r}: {options}",
                              option)
-        share = rec["share"]
+        share = rec[value]
         if isinstance(share, str):
             try:
                 share = float(share)
             except ValueError as exc:
-                raise InputError(targets_path, f"share ({where})", "a number >= 0", share) from exc
-        share = check_share(share, targets_path, f"share ({where})")
+                raise InputError(targets_path, f"{value} ({where})", "a number >= 0", share) from exc
+        share = check_share(share, targets_path, f"{value} ({where})")
         n = rec.get("n")
         if isinstance(n, str):
             try:
@@ -210,6 +215,10 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
     mapper.check_strict()
     rows = []
     for (item_id, code), cell in cells.items():
+        if value == "count":
+            total = sum(cell["shares"])
+            cell["shares"] = [c / total for c in cell["shares"]] if total > 0 else cell["shares"]
+            cell["n"] = total if math.isnan(cell["n"]) else cell["n"]
         clean = dist.clean(cell["shares"])
         if clean is None:
             continue
