@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import math
 from pathlib import Path
 
@@ -797,3 +798,81 @@ def test_exclude_flagged_without_flag_column_is_identity():
     pd.testing.assert_frame_equal(vi, items)
     pd.testing.assert_frame_equal(vt, targets)
     assert notes == []
+
+
+# ------------------------------------------------------------------------------ docs/surveys.md
+EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "my_survey"
+SCHEMAS = Path(__file__).resolve().parent.parent / "workflow" / "schemas"
+
+
+def test_the_documented_example_survey_imports_and_follows_the_json_schemas():
+    import jsonschema
+    import yaml
+
+    from culturelens.surveys import generic
+
+    items_schema = yaml.safe_load((SCHEMAS / "generic_items.schema.yaml").read_text())
+    targets_schema = yaml.safe_load((SCHEMAS / "generic_targets.schema.yaml").read_text())
+    # the schemas and the importer ask for the same columns
+    assert items_schema["required"] == generic.ITEM_REQUIRED
+    assert targets_schema["required"] == generic.TARGET_REQUIRED
+    assert {r["required"][0] for r in targets_schema["oneOf"]} == set(generic.VALUE_COLUMNS)
+    items = pd.read_csv(EXAMPLE / "items.csv", keep_default_na=False)
+    for rec in items.to_dict("records"):
+        rec["options"] = json.loads(rec["options"])
+        if rec["non_substantive"]:
+            rec["non_substantive"] = json.loads(rec["non_substantive"])
+        else:
+            del rec["non_substantive"]
+        jsonschema.validate(rec, items_schema)
+    for rec in pd.read_csv(EXAMPLE / "targets.csv").to_dict("records"):
+        jsonschema.validate(rec, targets_schema)
+    with pytest.raises(jsonschema.ValidationError):   # share and count at once
+        jsonschema.validate({"item_id": "q", "country": "DE", "option": "a", "share": 0.5, "count": 3}, targets_schema)
+    t = surveys.load("generic", "my_survey", {"items": str(EXAMPLE / "items.csv"),
+                                              "targets": str(EXAMPLE / "targets.csv")})
+    jp = t.targets[(t.targets["item_id"] == "trust_people") & (t.targets["country"] == "JP")]
+    assert list(jp["share"]) == pytest.approx([420 / 1353, 780 / 1353, 153 / 1353]) and (jp["n"] == 1353).all()
+    assert set(t.items["lang"]) == {"en", "de"}
+
+
+def _documented_errors() -> dict[str, str]:
+    """mistake → message, from the errors table of docs/surveys.md."""
+    text = (EXAMPLE.parent.parent / "surveys.md").read_text(encoding="utf-8")
+    table = text.split("## 4. Errors", 1)[1]
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\| ([^|`]+?) \| `(.+)` \|$", table, re.M)}
+
+
+# how each documented mistake is made in the example files: (items edit, targets edit)
+MISTAKES = {
+    "a required column missing": (lambda i: i.replace("scale,", "", 1), None),
+    "an unknown scale": (lambda i: i.replace(",ordinal,", ",interval,"), None),
+    "options that are not a JSON list": (lambda i: i.replace('"[""Very important""', '"[Very important""', 1), None),
+    "a translation with another number of options": (
+        lambda i: i.replace('""Weiß nicht""]', '""Weiß nicht"", ""Keine Angabe""]')
+                   .replace('"[false, false, true]"', '"[false, false, true, true]"'), None),
+    "an option the item does not have": (None, lambda t: t.replace("DE,Very important", "DE,Extremely important")),
+    "an item the items file does not have": (None, lambda t: t.replace("work_importance,Japan,Very", "work,Japan,Very")),
+    "a negative count or share": (None, lambda t: t.replace(",612", ",-612")),
+    "the same option twice": (None, lambda t: t + "trust_people,DE,Don't know,45\n"),
+    "both share and count": (None, lambda t: t.replace("count\n", "count,share\n", 1)),
+}
+
+
+def test_the_documented_error_table_is_complete():
+    assert set(_documented_errors()) == set(MISTAKES)
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_each_documented_error_message_is_the_one_given(tmp_path, mistake):
+    edit_items, edit_targets = MISTAKES[mistake]
+    folder = tmp_path / "my_survey"
+    folder.mkdir()
+    for name, edit in (("items.csv", edit_items), ("targets.csv", edit_targets)):
+        text = (EXAMPLE / name).read_text(encoding="utf-8")
+        (folder / name).write_text(edit(text) if edit else text, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        surveys.load("generic", "my_survey", {"items": str(folder / "items.csv"), "targets": str(folder / "targets.csv")})
+    message = str(err.value).replace(str(tmp_path) + "/", "")
+    pattern = ".*".join(re.escape(part) for part in _documented_errors()[mistake].split("..."))
+    assert re.fullmatch(pattern, message), message

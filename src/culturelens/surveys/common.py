@@ -171,7 +171,7 @@ def check_share(value, file, field_name: str) -> float:
         raise InputError(file, field_name, "a number", value)
     value = float(value)
     if not math.isfinite(value) or value < 0:
-        raise InputError(file, field_name, "a finite share >= 0", value)
+        raise InputError(file, field_name, "a finite number >= 0", value)
     return value
 
 
