@@ -64,6 +64,14 @@ rule mixed_model:
     output:
         csv="results/{study}/stats/{analysis}.csv",
         txt="results/{study}/stats/{analysis}.txt",
+        # drawn here: a job of its own paid seconds of plotting imports for one small figure
+        forest=report(
+            "results/{study}/figures/forest_{analysis}.png",
+            caption="../report/forest.rst",
+            category="{study}",
+            subcategory="mixed-effects models",
+            labels={"study": "{study}", "analysis": "{analysis}", "figure": "forest plot"},
+        ),
     params:
         analysis=lambda wc: analyses(wc.study)[wc.analysis],
     log:

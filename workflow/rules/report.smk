@@ -25,70 +25,38 @@ rule heatmap:
         in_process(jobs.draw_heatmap, input, output, params, log)
 
 
-rule models_vs_baselines:
+rule study_figures:
+    # the study-wide figures in one job: each would pay seconds of plotting imports on its own, and
+    # all of them are redrawn whenever any model changes anyway
     input:
         alignment="results/{study}/alignment.parquet",
+        steerability="results/{study}/robustness/steerability.csv",
+        us_centric_gap="results/{study}/robustness/us_centric_gap.csv",
+        # per model and cell, from its distributions job (robustness.position_bias)
+        position_bias=lambda wc: expand("results/{study}/position_bias/{model}.parquet", study=wc.study, model=MODELS),
     output:
-        report(
+        models_vs_baselines=report(
             "results/{study}/figures/models_vs_baselines.png",
             caption="../report/models_vs_baselines.rst",
             category="{study}",
             subcategory="models and baselines",
             labels={"study": "{study}", "figure": "models vs baselines"},
         ),
-    log:
-        "logs/{study}/figures/models_vs_baselines.log",
-    conda:
-        "../../envs/core.yaml"
-    script:
-        "../scripts/figures.py"
-
-
-rule steerability_figure:
-    input:
-        steerability="results/{study}/robustness/steerability.csv",
-        us_centric_gap="results/{study}/robustness/us_centric_gap.csv",
-    output:
-        report(
+        steerability=report(
             "results/{study}/figures/steerability.png",
             caption="../report/steerability.rst",
             category="{study}",
             subcategory="robustness",
             labels={"study": "{study}", "figure": "steerability"},
         ),
-    log:
-        "logs/{study}/figures/steerability.log",
-    conda:
-        "../../envs/core.yaml"
-    script:
-        "../scripts/figures.py"
-
-
-rule position_bias_figure:
-    input:
-        # per model and cell, from its distributions job (robustness.position_bias)
-        position_bias=lambda wc: expand("results/{study}/position_bias/{model}.parquet", study=wc.study, model=MODELS),
-    output:
-        report(
+        position_bias=report(
             "results/{study}/figures/position_bias.png",
             caption="../report/position_bias.rst",
             category="{study}",
             subcategory="robustness",
             labels={"study": "{study}", "figure": "position bias"},
         ),
-    log:
-        "logs/{study}/figures/position_bias.log",
-    conda:
-        "../../envs/core.yaml"
-    script:
-        "../scripts/figures.py"
-
-
-rule stability_figure:
-    input:
-        alignment="results/{study}/alignment.parquet",
-    output:
-        report(
+        stability=report(
             "results/{study}/figures/stability.png",
             caption="../report/stability.rst",
             category="{study}",
@@ -96,7 +64,7 @@ rule stability_figure:
             labels={"study": "{study}", "figure": "stability"},
         ),
     log:
-        "logs/{study}/figures/stability.log",
+        "logs/{study}/figures/study_figures.log",
     conda:
         "../../envs/core.yaml"
     script:
@@ -117,25 +85,6 @@ rule hofstede_scatter:
         ),
     log:
         "logs/{study}/figures/hofstede_scatter.log",
-    conda:
-        "../../envs/core.yaml"
-    script:
-        "../scripts/figures.py"
-
-
-rule forest_plot:
-    input:
-        coefficients="results/{study}/stats/{analysis}.csv",
-    output:
-        report(
-            "results/{study}/figures/forest_{analysis}.png",
-            caption="../report/forest.rst",
-            category="{study}",
-            subcategory="mixed-effects models",
-            labels={"study": "{study}", "analysis": "{analysis}", "figure": "forest plot"},
-        ),
-    log:
-        "logs/{study}/figures/forest_{analysis}.log",
     conda:
         "../../envs/core.yaml"
     script:
