@@ -108,7 +108,8 @@ def test_rerun_never_requests_a_stored_response(run):
     answered locally on every run (never sent, never stored) with the same answers; a real model's
     rerun sends nothing (the server counts requests: test_api_model_through_the_whole_workflow)."""
     before = pd.read_parquet(run / "results/wvs_stance/responses/oracle.parquet")
-    snakemake(run, "--forcerun", "reference_distributions")
+    # that job only (the target first: --forcerun takes every name after it)
+    snakemake(run, "results/wvs_stance/responses/oracle.parquet", "--forcerun", "reference_distributions")
     log = (run / "logs/wvs_stance/distributions/oracle.log").read_text()
     assert "sent 0 (0 attempts), 0 from the store, answered locally " in log, log
     assert not list((run / "store").glob("*/*.jsonl"))   # only the reference models ran: nothing stored
@@ -166,8 +167,9 @@ def test_api_model_through_the_whole_workflow(tmp_path):
         logs = [p.read_text() for p in sorted((tmp_path / "logs/answers/fake-api").glob("*.log"))]
         assert sum(int(re.search(r"sent (\d+) ", log).group(1)) for log in logs) == distinct
         assert all("failed 0" in log for log in logs)
-        # a rerun of the inference job asks nothing again
-        snakemake(tmp_path, *args, "--forcerun", "query_model", config=config)
+        # a rerun of the inference jobs asks nothing again
+        snakemake(tmp_path, "results/wvs_stance/responses/fake-api.parquet", *args, "--forcerun", "query_model",
+                  config=config)
         assert server.count() == distinct + 3
 
 
