@@ -196,3 +196,23 @@ def test_summary_labels_frame_only_conditions(alignment, tmp_path):
     text = summary.write_summary(tmp_path / "s.md", {"toy": {"alignment": data}}).read_text()
     assert "| toy-llm | model | linguistic (frame only) |" in text
     assert "| toy-llm | model | cross_national |" in text
+
+
+def test_noise_ceiling_beside_the_oracle_and_the_best_model():
+    """Split-half agreement (microdata) is shown beside the oracle's and the best real model's mean
+    js_sim under the cross-national condition, on the same (item, country) pairs only."""
+    ceiling = pd.DataFrame({"item_id": ["a", "b", "c"], "country": ["DE", "DE", "JP"],
+                            "split_half_js_sim": [0.9, 0.8, np.nan]})
+    rows = []
+    for model, base, sims in (("oracle", True, [0.95, 0.85, 0.1]), ("m1", False, [0.6, 0.4, 0.99]),
+                              ("m2", False, [0.7, 0.7, 0.0]), ("uniform", True, [0.99, 0.99, 0.99])):
+        for (item, country), js in zip([("a", "DE"), ("b", "DE"), ("c", "JP")], sims):
+            rows.append({"model": model, "is_baseline": base, "item_id": item, "country": country,
+                         "condition": "cross_national", "js_sim": js})
+        rows.append({"model": model, "is_baseline": base, "item_id": "a", "country": "DE", "condition": "default",
+                     "js_sim": 0.0})
+    text = summary.ceiling_section(ceiling, pd.DataFrame(rows))
+    lines = [ln for ln in text.splitlines() if ln.startswith("| ") and "---" not in ln]
+    assert lines[1:] == ["| split-half (respondents) | 2 | 0.850 |", "| oracle | 2 | 0.900 |", "| m2 | 2 | 0.700 |"]
+    assert summary.ceiling_section(ceiling.iloc[0:0], pd.DataFrame(rows)) == ""
+    assert "### Noise ceiling" in summary.render_summary({"s": {"ceiling": ceiling}})

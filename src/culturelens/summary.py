@@ -391,6 +391,34 @@ def fixed_effects_table(coefficients: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------- document
 
 
+CEILING_CAPTION = (
+    "How far two samples of the same country's respondents agree: each country's respondents split "
+    "at random into two halves (seeded), the weighted answer shares of each half over the substantive "
+    "options compared by 1 − JS distance (base 2), per (item, country), then averaged. Each half has "
+    "about half the respondents, so this is a lower bound on the agreement of two full samples. "
+    "Beside it, `oracle` (the survey resampled at its n) and the best model, under the cross-national "
+    "condition, on the same (item, country) pairs.\n"
+)
+
+
+def ceiling_section(ceiling: pd.DataFrame | None, alignment: pd.DataFrame | None) -> str:
+    """The split-half noise ceiling of microdata surveys beside the oracle's and the models' alignment."""
+    if ceiling is None or ceiling.empty or ceiling["split_half_js_sim"].notna().sum() == 0:
+        return ""
+    pairs = ceiling.dropna(subset=["split_half_js_sim"])[["item_id", "country", "split_half_js_sim"]]
+    rows = [["split-half (respondents)", fmt_count(len(pairs)), fmt(pairs["split_half_js_sim"].mean())]]
+    if alignment is not None and not alignment.empty:
+        cells = alignment[alignment["condition"] == "cross_national"].merge(pairs, on=["item_id", "country"])
+        means = cells.groupby("model")["js_sim"].agg(["mean", "size"])
+        baselines = set(cells.loc[cells["is_baseline"], "model"])
+        shown = [m for m in means.index if m == "oracle"]
+        models = means.drop(index=[m for m in means.index if m in baselines])
+        if len(models):
+            shown.append(models["mean"].idxmax())
+        rows += [[m, fmt_count(means.loc[m, "size"]), fmt(means.loc[m, "mean"])] for m in shown]
+    return CEILING_CAPTION + "\n" + markdown_table(["", "cells", "js_sim"], rows, align="lrr")
+
+
 def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | None = None) -> str:
     """The markdown text of the summary (see :func:`write_summary`)."""
     parts = ["# culturelens results\n"]
@@ -409,6 +437,10 @@ def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | 
             if robust:
                 parts.append("### Robustness\n")
                 parts.append(robust)
+        ceiling = ceiling_section(entry.get("ceiling"), alignment)
+        if ceiling:
+            parts.append("### Noise ceiling\n")
+            parts.append(ceiling)
         correlations = entry.get("correlations")
         if correlations is not None:
             parts.append("### Hofstede dimensions: model indices vs published scores\n")

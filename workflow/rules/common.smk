@@ -217,6 +217,7 @@ def summary_inputs(wildcards):
     files = {}
     for study in STUDIES:
         files[f"{study}__notes"] = f"results/{study}/survey/notes.txt"
+        files[f"{study}__ceiling"] = f"results/{study}/survey/split_half.parquet"
         files[f"{study}__prompt_notes"] = f"results/{study}/prompts_notes.txt"
         for model in MODELS:
             files[f"{study}__invalid__{model}"] = f"results/{study}/distributions/{model}.invalid.parquet"

@@ -8,6 +8,8 @@ checkpoint import_survey:
         raw_survey_items="results/{study}/survey/raw_items.parquet",
         raw_targets="results/{study}/survey/raw_targets.parquet",
         notes="results/{study}/survey/notes.txt",
+        # split-half agreement of the respondents per (item, country): microdata formats only (wvs7)
+        ceiling="results/{study}/survey/split_half.parquet",
     params:
         spec=study_spec,
     log:

@@ -1,7 +1,10 @@
 import logging
 
+import pandas as pd
+
 import _common
 from culturelens import surveys
+from culturelens.surveys import wvs7
 
 
 def main(sm):
@@ -15,6 +18,8 @@ def main(sm):
     items.to_parquet(sm.output.survey_items)
     targets.to_parquet(sm.output.targets)
     tables.scores.to_parquet(sm.output.scores)
+    ceiling = tables.ceiling if tables.ceiling is not None else pd.DataFrame(columns=wvs7.CEILING_COLUMNS)
+    ceiling.to_parquet(sm.output.ceiling)
     notes = list(tables.report) + left_out
     notes.append(f"{items['item_id'].nunique()} items, {targets['country'].nunique()} countries with "
                  f"answer distributions, {tables.scores['country'].nunique() if len(tables.scores) else 0} "

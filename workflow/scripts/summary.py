@@ -45,6 +45,9 @@ def main(sm):
         for name in ("steerability", "us_centric_gap", "extrapolability", "rank_correlation"):
             if f"{study}__robustness__{name}" in inputs:
                 entry[name] = pd.read_csv(inputs[f"{study}__robustness__{name}"])
+        ceiling = pd.read_parquet(inputs[f"{study}__ceiling"])
+        if len(ceiling):
+            entry["ceiling"] = ceiling
         if f"{study}__correlations" in inputs:
             entry["correlations"] = pd.read_csv(inputs[f"{study}__correlations"])
         entry["notes"] = [n for n in notes if n]

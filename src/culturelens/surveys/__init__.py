@@ -13,6 +13,8 @@ goqa          ``csv`` (official ``global_opinions.csv`` layout)
 vsm2013       ``items_csv``, ``hofstede``; optional ``translations_dir``
 wvs_stance    ``targets`` (ground_truth_every_country.csv), ``stances`` (stance_labels.json)
 generic       ``items``, ``targets`` (CSV or Parquet; format in :mod:`.generic`)
+wvs7          ``microdata`` (official WVS-7 CSV / .sav / .dta), ``codebook``, ``questions``;
+              optional ``adjustments`` (see :mod:`.wvs7`)
 ============  =====================================================================
 
 ``exclude_flagged`` leaves out items an importer flagged as unusable (GOQA ``options_mismatch``)
@@ -24,17 +26,19 @@ list columns as Python lists.
 from __future__ import annotations
 
 from culturelens.errors import InputError
-from culturelens.surveys import generic, goqa, vsm2013, wvs_stance
+from culturelens.surveys import generic, goqa, vsm2013, wvs7, wvs_stance
 from culturelens.surveys.common import (
     ITEM_COLUMNS, SCORE_COLUMNS, TARGET_COLUMNS, SurveyTables, exclude_flagged, read_table, substantive_view,
 )
 
-FORMATS = {"goqa": goqa.load, "vsm2013": vsm2013.load, "wvs_stance": wvs_stance.load, "generic": generic.load}
+FORMATS = {"goqa": goqa.load, "vsm2013": vsm2013.load, "wvs_stance": wvs_stance.load, "generic": generic.load,
+           "wvs7": wvs7.load}
 PATH_KEYS = {
     "goqa": ["csv"],
     "vsm2013": ["items_csv", "hofstede", "translations_dir"],
     "wvs_stance": ["targets", "stances"],
     "generic": ["items", "targets"],
+    "wvs7": ["microdata", "codebook", "questions", "adjustments"],
 }
 
 __all__ = ["load", "substantive_view", "exclude_flagged", "read_table", "SurveyTables", "FORMATS", "PATH_KEYS",

@@ -40,6 +40,8 @@ class SurveyTables:
     targets: pd.DataFrame
     scores: pd.DataFrame
     report: list[str] = field(default_factory=list)
+    #: per (item, country) split-half agreement of the respondents (formats with microdata only)
+    ceiling: pd.DataFrame | None = None
 
 
 def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
