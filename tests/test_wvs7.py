@@ -112,3 +112,12 @@ def test_a_file_without_the_country_column(tmp_path):
     with pytest.raises(InputError) as err:
         surveys.load("wvs7", "w", paths)
     assert err.value.field == "B_COUNTRY_ALPHA"
+
+
+def test_the_stata_file_gives_the_same_tables(tmp_path, tables):
+    paths = write_microdata(tmp_path / "w.csv")
+    stata = tmp_path / "WVS_Cross-National_Wave_7_stata_v5_0.dta"
+    pd.read_csv(paths["microdata"]).to_stata(stata, write_index=False)
+    t = surveys.load("wvs7", "wvs7", {**paths, "microdata": str(stata)})
+    pd.testing.assert_frame_equal(t.targets, tables.targets)
+    pd.testing.assert_frame_equal(t.ceiling, tables.ceiling)
