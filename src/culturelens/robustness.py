@@ -282,6 +282,34 @@ def _spearman(x: pd.Series, y: pd.Series, min_n: int) -> tuple[float, float, str
     return float(rho), float(p), ""
 
 
+def _spearman_groups(data: pd.DataFrame, by: list[str], min_n: int) -> pd.DataFrame:
+    """`_spearman` of model_score vs survey_score in every group of `by` at once: Pearson's r of
+    the within-group ranks (average ranks for ties), its p from Student's t with n − 2 degrees of
+    freedom (two-sided; what scipy.stats.spearmanr reports); `measure`, `n`, `n_items`, `n_countries`."""
+    groups = data.groupby(by, sort=True)
+    rx = groups["model_score"].rank(method="average")
+    ry = groups["survey_score"].rank(method="average")
+    g = groups.ngroup().to_numpy()
+    n = np.bincount(g).astype(float)
+    dx, dy = rx - rx.groupby(g).transform("mean"), ry - ry.groupby(g).transform("mean")
+    sxy, sxx, syy = (np.bincount(g, weights=w.to_numpy()) for w in (dx * dy, dx * dx, dy * dy))
+    spread = pd.DataFrame({"x": groups["model_score"].nunique(), "y": groups["survey_score"].nunique()})
+    constant = ((spread["x"] < 2) | (spread["y"] < 2)).to_numpy()
+    small = n < min_n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.clip(sxy / np.sqrt(sxx * syy), -1.0, 1.0)
+        t = rho * np.sqrt((n - 2) / ((1.0 - rho) * (1.0 + rho)))
+        p = 2 * sps.t.sf(np.abs(t), n - 2)
+    undefined = small | constant
+    rho, p = np.where(undefined, np.nan, rho), np.where(undefined, np.nan, p)
+    note = np.where(small, f"n < {min_n}", np.where(constant, "constant", ""))
+    keys = groups.size().reset_index()[by]
+    measures = groups["measure"].agg(lambda m: "+".join(sorted(m.unique()))).to_numpy()
+    return keys.assign(measure=measures, spearman_rho=rho, p=p, n=n.astype(int),
+                       n_items=groups["item_id"].nunique().to_numpy(),
+                       n_countries=groups["country"].nunique().to_numpy(), note=note)
+
+
 def rank_correlation(alignment: pd.DataFrame, min_countries: int = 5, method: str = ADJUST_METHOD) -> pd.DataFrame:
     """Does the model rank countries as their surveys do (Rystrøm et al. 2025, "Multilingual !=
     Multicultural")? Per (model, condition, prompt_lang), with the scores of `option_scores`:
@@ -299,19 +327,10 @@ def rank_correlation(alignment: pd.DataFrame, min_countries: int = 5, method: st
         return pd.DataFrame(columns=cols)
     data = option_scores(alignment)
     group = ["model", "condition", "prompt_lang"]
-    rows = []
-    for key, grp in data.groupby(group + ["item_id"], sort=True):
-        rho, p, note = _spearman(grp["model_score"], grp["survey_score"], min_countries)
-        rows.append({**dict(zip(group + ["item_id"], key)), "level": "item", "measure": grp["measure"].iloc[0],
-                     "spearman_rho": rho, "p": p, "n": len(grp), "n_items": 1,
-                     "n_countries": grp["country"].nunique(), "note": note})
-    for key, grp in data.groupby(group, sort=True):
-        rho, p, note = _spearman(grp["model_score"], grp["survey_score"], min_countries)
-        rows.append({**dict(zip(group, key)), "level": "pooled", "item_id": "",
-                     "measure": "+".join(sorted(grp["measure"].unique())), "spearman_rho": rho, "p": p,
-                     "n": len(grp), "n_items": grp["item_id"].nunique(), "n_countries": grp["country"].nunique(),
-                     "note": note})
-    out = pd.DataFrame(rows, columns=[c for c in cols if c not in ("p_adjusted", "adjust_method")])
+    item = _spearman_groups(data, group + ["item_id"], min_countries).assign(level="item", n_items=1)
+    pooled = _spearman_groups(data, group, min_countries).assign(level="pooled", item_id="")
+    rows = pd.concat([item, pooled], ignore_index=True)
+    out = rows[[c for c in cols if c not in ("p_adjusted", "adjust_method")]].copy()
     if out.empty:
         return pd.DataFrame(columns=cols)
     out["p_adjusted"] = out.groupby("level", group_keys=False)["p"].apply(lambda p: adjust_p(p, method))
