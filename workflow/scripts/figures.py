@@ -1,6 +1,7 @@
 import logging
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 import _common
 from culturelens import plots
@@ -13,7 +14,8 @@ def main(sm):
     if sm.rule != "study_figures":
         raise ValueError(f"figures.py does not draw rule {sm.rule}")
     out = sm.output
-    alignment = pd.read_parquet(sm.input.alignment)
+    names = pq.read_schema(sm.input.alignment).names   # not the distributions: no figure here draws them
+    alignment = pd.read_parquet(sm.input.alignment, columns=[c for c in names if c not in ("model_dist", "survey_dist")])
     plots.models_vs_baselines(alignment, out.models_vs_baselines)
     plots.stability_distribution(alignment, out.stability)
     plots.steerability_per_country(pd.read_csv(sm.input.steerability), out.steerability,

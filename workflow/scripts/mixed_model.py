@@ -1,15 +1,21 @@
 import logging
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 import _common
 from culturelens import plots, stats
 
 
 def main(sm):
-    table = pd.read_parquet(sm.input.table)
     spec = sm.params.analysis
-    fit = stats.fit_mixed(table, spec["formula"], random=spec.get("random", ["item_id", "country"]))
+    random = spec.get("random", ["item_id", "country"])
+    # only the columns the model uses: a campaign's alignment table is a million rows of which the
+    # answer distributions are most of the bytes
+    names = pq.read_schema(sm.input.table).names
+    used = [c for c in dict.fromkeys(stats.formula_variables(spec["formula"], names) + list(random)) if c in names]
+    table = pd.read_parquet(sm.input.table, columns=used or None)
+    fit = stats.fit_mixed(table, spec["formula"], random=random)
     stats.write_fit(fit, sm.output.csv, sm.output.txt)
     coefficients = pd.read_csv(sm.output.csv)   # the figure shows exactly what the table says
     engine = coefficients["engine"].dropna().iloc[0] if "engine" in coefficients and len(coefficients) else "?"
