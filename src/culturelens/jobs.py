@@ -72,6 +72,19 @@ def survey_sha(*paths) -> str:
         return _sha(tuple(_stamp(p) for p in paths))
 
 
+@functools.lru_cache(maxsize=16)
+def _eligible(stamps: tuple, selected: tuple | None) -> dict:
+    items, targets, scores = (_parquet(stamp) for stamp in stamps)
+    return shards.eligible(targets, scores, items, selected)
+
+
+def eligible(survey_items, targets, scores, selected: tuple | None) -> dict:
+    """shards.eligible of a study's survey, computed once per version of its files: every country
+    shard asks the same question, and answering it reads the whole survey (callers must not modify it)."""
+    with _lock:
+        return _eligible(tuple(_stamp(p) for p in (survey_items, targets, scores)), selected)
+
+
 @contextlib.contextmanager
 def job_log(path: str | Path):
     """The log of one job (a function that writes a timestamped line); its last line is the job's
@@ -92,10 +105,11 @@ def render_shard(*, survey_items, targets, scores, templates_dir, output, log, s
                  spec: Mapping, conditions: Mapping, paraphrases: int, option_orders, countries, **_) -> None:
     """Render one shard of a study's prompts (see culturelens.shards)."""
     with job_log(log) as write:
-        items, tgt, sc = read_table(survey_items), read_table(targets), read_table(scores)
+        items = read_table(survey_items)
         available = load_templates(templates_dir)
         conds = shards.world_conditions(conditions) if shard == shards.NONE else shards.country_conditions(conditions)
-        by_item = shards.for_shard(shards.eligible(tgt, sc, items, countries if shard == shards.NONE else None), shard)
+        selected = tuple(countries or ()) if shard == shards.NONE else None
+        by_item = shards.for_shard(eligible(survey_items, targets, scores, selected), shard)
         table, notes = prompts_mod.render(
             items, by_item, study=study, stance=spec["format"] == "wvs_stance", conditions=conds,
             templates=used_templates(conditions, available), paraphrases=paraphrases,
