@@ -1,4 +1,5 @@
 import datetime
+from collections.abc import Mapping
 import hashlib
 import json
 from pathlib import Path
@@ -30,37 +31,57 @@ def read_alignment(path) -> pd.DataFrame:
     return pd.read_parquet(path, columns=[c for c in names if c not in ("model_dist", "survey_dist")])
 
 
+def load_study(study, inputs, models) -> tuple[dict, dict]:
+    """One study's summary entry (culturelens.summary.write_summary) and its manifest part."""
+    notes = Path(inputs[f"{study}__notes"]).read_text(encoding="utf-8").splitlines()
+    notes += Path(inputs[f"{study}__prompt_notes"]).read_text(encoding="utf-8").splitlines()
+    entry, counts = {"stats": {}}, {}
+    for model in models:
+        counts[model], failures = response_counts(inputs[f"{study}__responses__{model}"])
+        if failures:
+            notes.append(f"{model}: {failures}")
+        invalid = pd.read_parquet(inputs[f"{study}__invalid__{model}"])
+        if len(invalid):
+            by_reason = ", ".join(f"{n} {r}" for r, n in invalid["reason"].value_counts().items())
+            notes.append(f"{model}: {len(invalid)} prompt rows without a distribution ({by_reason})")
+    for key, path in inputs.items():
+        if key.startswith(f"{study}__stats__"):
+            entry["stats"][key.split("__", 2)[2]] = pd.read_csv(path)
+    if f"{study}__alignment" in inputs:
+        entry["alignment"] = read_alignment(inputs[f"{study}__alignment"])
+    for name in ("steerability", "us_centric_gap", "extrapolability", "rank_correlation"):
+        if f"{study}__robustness__{name}" in inputs:
+            entry[name] = pd.read_csv(inputs[f"{study}__robustness__{name}"])
+    ceiling = pd.read_parquet(inputs[f"{study}__ceiling"])
+    if len(ceiling):
+        entry["ceiling"] = ceiling
+    if f"{study}__correlations" in inputs:
+        entry["correlations"] = pd.read_csv(inputs[f"{study}__correlations"])
+    entry["notes"] = [n for n in notes if n]
+    return entry, {"responses": counts, "notes": entry["notes"]}
+
+
+class Studies(Mapping):
+    """The studies' entries, each read when the summary comes to it and not kept: a campaign's
+    alignment tables are ~1 M rows each, so holding every study's at once doubled the peak memory."""
+
+    def __init__(self, names, inputs, models):
+        self.names, self.inputs, self.models, self.manifest = list(names), inputs, models, {}
+
+    def __getitem__(self, study):
+        entry, self.manifest[study] = load_study(study, self.inputs, self.models)
+        return entry
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self):
+        return len(self.names)
+
+
 def main(sm):
     inputs = dict(sm.input.items())
-    studies, manifest_studies = {}, {}
-    for study in sm.params.studies:
-        notes = Path(inputs[f"{study}__notes"]).read_text(encoding="utf-8").splitlines()
-        notes += Path(inputs[f"{study}__prompt_notes"]).read_text(encoding="utf-8").splitlines()
-        entry, counts = {"stats": {}}, {}
-        for model in sm.params.models:
-            counts[model], failures = response_counts(inputs[f"{study}__responses__{model}"])
-            if failures:
-                notes.append(f"{model}: {failures}")
-            invalid = pd.read_parquet(inputs[f"{study}__invalid__{model}"])
-            if len(invalid):
-                by_reason = ", ".join(f"{n} {r}" for r, n in invalid["reason"].value_counts().items())
-                notes.append(f"{model}: {len(invalid)} prompt rows without a distribution ({by_reason})")
-        for key, path in inputs.items():
-            if key.startswith(f"{study}__stats__"):
-                entry["stats"][key.split("__", 2)[2]] = pd.read_csv(path)
-        if f"{study}__alignment" in inputs:
-            entry["alignment"] = read_alignment(inputs[f"{study}__alignment"])
-        for name in ("steerability", "us_centric_gap", "extrapolability", "rank_correlation"):
-            if f"{study}__robustness__{name}" in inputs:
-                entry[name] = pd.read_csv(inputs[f"{study}__robustness__{name}"])
-        ceiling = pd.read_parquet(inputs[f"{study}__ceiling"])
-        if len(ceiling):
-            entry["ceiling"] = ceiling
-        if f"{study}__correlations" in inputs:
-            entry["correlations"] = pd.read_csv(inputs[f"{study}__correlations"])
-        entry["notes"] = [n for n in notes if n]
-        studies[study] = entry
-        manifest_studies[study] = {"responses": counts, "notes": entry["notes"]}
+    studies = Studies(sm.params.studies, inputs, sm.params.models)
     environment = describe(sm.params.lock)
     meta = {
         "culturelens": culturelens.__version__,
@@ -76,7 +97,7 @@ def main(sm):
         "environment": environment,
         "config": sm.params.config,
         "resources": {str(p): hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in resources},
-        "studies": manifest_studies,
+        "studies": studies.manifest,
     }
     Path(sm.output.manifest).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
 
