@@ -139,7 +139,8 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def workspaces(tmp_path_factory):
-    return [copy_workflow(tmp_path_factory.mktemp(f"bad{i}")) for i in range(2)]
+    # four at a time: each case is a Snakemake start, mostly waiting on imports read from disk
+    return [copy_workflow(tmp_path_factory.mktemp(f"bad{i}")) for i in range(4)]
 
 
 def run_case(work: Path, case) -> tuple[int, str, list[str]]:
