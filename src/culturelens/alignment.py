@@ -79,6 +79,18 @@ def target_vectors(targets: pd.DataFrame, n_options: Mapping[str, int] | None = 
     return {key: matrix[r, : widths[r]].copy() for r, key in enumerate(keys)}
 
 
+DISTRIBUTIONS = ("model_dist", "survey_dist")
+
+
+def read_scalars(path) -> pd.DataFrame:
+    """An alignment table without its per-cell distributions (DISTRIBUTIONS): lists that are most
+    of a campaign table's memory and that tables and most figures do not show."""
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    return pd.read_parquet(path, columns=[c for c in names if c not in DISTRIBUTIONS])
+
+
 def answer_id(model: str, prompt_ids) -> str:
     """Names one answer: the model and the set of prompts it answered (shared by default-prompt rows)."""
     text = model + "|" + ",".join(sorted(set(prompt_ids)))

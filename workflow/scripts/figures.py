@@ -1,9 +1,9 @@
 import logging
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 import _common
+from culturelens import alignment as alignment_mod
 from culturelens import plots
 
 
@@ -14,8 +14,7 @@ def main(sm):
     if sm.rule != "study_figures":
         raise ValueError(f"figures.py does not draw rule {sm.rule}")
     out = sm.output
-    names = pq.read_schema(sm.input.alignment).names   # not the distributions: no figure here draws them
-    alignment = pd.read_parquet(sm.input.alignment, columns=[c for c in names if c not in ("model_dist", "survey_dist")])
+    alignment = alignment_mod.read_scalars(sm.input.alignment)   # no figure here draws the distributions
     plots.models_vs_baselines(alignment, out.models_vs_baselines)
     plots.stability_distribution(alignment, out.stability)
     plots.steerability_per_country(pd.read_csv(sm.input.steerability), out.steerability,

@@ -5,11 +5,10 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 import _common
 import culturelens
-from culturelens import outcomes
+from culturelens import alignment, outcomes
 from culturelens.config import digest
 from culturelens.environment import describe
 from culturelens.summary import write_summary
@@ -22,13 +21,6 @@ def response_counts(path) -> tuple[dict, str | None]:
     counts["from_store"] = int(responses["cached"].sum())
     counts["prompt_rows"] = len(responses)
     return {k: int(v) for k, v in counts.items()}, outcomes.failures_line(responses)
-
-
-def read_alignment(path) -> pd.DataFrame:
-    """The alignment table without the answer and survey distributions (lists per cell, most of a
-    campaign table's memory), which the summary does not show."""
-    names = pq.read_schema(path).names
-    return pd.read_parquet(path, columns=[c for c in names if c not in ("model_dist", "survey_dist")])
 
 
 def load_study(study, inputs, models) -> tuple[dict, dict]:
@@ -48,7 +40,7 @@ def load_study(study, inputs, models) -> tuple[dict, dict]:
         if key.startswith(f"{study}__stats__"):
             entry["stats"][key.split("__", 2)[2]] = pd.read_csv(path)
     if f"{study}__alignment" in inputs:
-        entry["alignment"] = read_alignment(inputs[f"{study}__alignment"])
+        entry["alignment"] = alignment.read_scalars(inputs[f"{study}__alignment"])
     for name in ("steerability", "us_centric_gap", "extrapolability", "rank_correlation"):
         if f"{study}__robustness__{name}" in inputs:
             entry[name] = pd.read_csv(inputs[f"{study}__robustness__{name}"])
