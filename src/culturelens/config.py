@@ -116,6 +116,10 @@ def check(config: dict, file=CONFIG_FILE) -> None:
                          sorted(reserved))
     file = where("studies")
     for name in config["studies"]:
+        for i, cond in enumerate(catalog["studies"][name].get("conditions") or []):
+            if cond not in catalog["conditions"]:
+                raise InputError(where(f"catalog.studies.{name}.conditions"), f"catalog.studies.{name}.conditions[{i}]",
+                                 f"one of catalog.conditions: {', '.join(catalog['conditions'])}", cond)
         kind = study_kind(config, name)
         analyses = config["catalog"]["analyses"].get(kind, {})
         if not analyses:
@@ -135,7 +139,8 @@ def check_templates(config: dict, file=CONFIG_FILE) -> None:
         raise InputError(where("templates"), "templates", "a directory of <lang>.yaml prompt templates",
                          str(directory))
     available = load_dir(directory)
-    conditions = [config["catalog"]["conditions"][c] for c in config["conditions"]]
+    names = dict.fromkeys(c for study in config["studies"] for c in study_conditions(config, study))
+    conditions = [config["catalog"]["conditions"][c] for c in names]
     fixed = sorted({lang for c in conditions if c["languages"] != "native" for lang in c["languages"]})
     missing = [lang for lang in fixed if lang not in available]
     if missing:
@@ -149,10 +154,20 @@ def check_templates(config: dict, file=CONFIG_FILE) -> None:
                              f"{len(template.paraphrases)} paraphrases", config["paraphrases"])
 
 
+#: survey formats whose study is not of kind `distributions`
+KINDS = {"vsm2013": "scores", "culemo": "labels"}
+
+
 def study_kind(config: dict, study: str) -> str:
     """`scores` for studies compared through published country scores (VSM 2013 → Hofstede),
-    `distributions` for studies with per-country answer distributions."""
-    return "scores" if config["catalog"]["studies"][study]["format"] == "vsm2013" else "distributions"
+    `labels` for tasks with a gold label per culture (CuLEmo), `distributions` for studies with
+    per-country answer distributions."""
+    return KINDS.get(config["catalog"]["studies"][study]["format"], "distributions")
+
+
+def study_conditions(config: dict, study: str) -> list[str]:
+    """The conditions a study is run under: its own `conditions`, else the top-level selection."""
+    return list(config["catalog"]["studies"][study].get("conditions") or config["conditions"])
 
 
 def digest(obj) -> str:

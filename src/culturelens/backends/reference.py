@@ -11,6 +11,15 @@
 - `fixed_country`: always the survey distribution of one country (e.g. `us-centric`); it abstains
   on items that country was not asked.
 
+For label tasks (CuLEmo: a gold label per question and culture; ``labels`` table):
+- `majority_label`: the culture's most frequent gold label, whatever the question (the culture of
+  a prompt without a target country is the study's country-free annotation, CuLEmo's English one);
+  ties go to the label listed first.
+- `unadapted_label`: the country-free (English) annotation's label for every culture: a model
+  with no cultural adaptation at all.
+Both abstain in studies without gold labels. `uniform` is the random-guess floor (its tied
+distribution is broken at random when scored, see culturelens.labels).
+
 Their answers depend only on the survey, never on the configured country slice: a slice changes
 which prompts are asked, not how each is answered (so a slice's answers are the full run's).
 
@@ -40,7 +49,7 @@ class ReferenceRespondent:
     #: free, deterministic and answered in this process: the engine bypasses the response store
     stored = False
 
-    def __init__(self, name: str, spec: Mapping, *, targets: pd.DataFrame, **_):
+    def __init__(self, name: str, spec: Mapping, *, targets: pd.DataFrame, labels: pd.DataFrame | None = None, **_):
         self.name = name
         self.kind = spec["respondent"]
         self.spec = dict(spec)
@@ -56,6 +65,15 @@ class ReferenceRespondent:
         data_sha = digest(sorted((k, v.round(12).tolist()) for k, v in self._dist.items()))
         self.identity = {"provider": "reference", "respondent": self.kind, "spec": self.spec,
                          "targets_sha": data_sha}
+        self._gold: dict[tuple[str, str], int] = {}
+        self._majority: dict[str, int] = {}
+        if labels is not None and len(labels):
+            self._gold = dict(zip(zip(labels["item_id"], labels["country"]), labels["option_index"].astype(int)))
+            counts = labels.groupby(["country", "option_index"]).size().reset_index(name="n")
+            counts = counts.sort_values(["country", "n", "option_index"], ascending=[True, False, True])
+            first = counts.drop_duplicates("country")
+            self._majority = dict(zip(first["country"], first["option_index"].astype(int)))
+            self.identity["labels_sha"] = digest(sorted(self._gold.items()))
 
     #: the prompt columns a request is made of (engine.run reads only these)
     request_columns = ("prompt_id", "item_id", "country", "labels", "shown_options")
@@ -79,6 +97,10 @@ class ReferenceRespondent:
             return self._dist.get((item, self.spec["country"]))
         if self.kind == "pooled":
             return self._pooled.get(item)
+        if self.kind in ("majority_label", "unadapted_label"):
+            label = (self._majority.get(country) if self.kind == "majority_label"
+                     else self._gold.get((item, "none")))
+            return None if label is None or label >= k else np.eye(k)[int(label)]
         # oracle: a ceiling only where the prompt has a target country
         probs, n = self._dist.get((item, country)), self._n.get((item, country), math.nan)
         if probs is None:
@@ -104,9 +126,13 @@ class ReferenceRespondent:
         rng = _Seeded(key)
         probs = self._distribution(request["item_id"], request["country"], len(shown), rng)
         if probs is None:
-            why = (f"{self.name} (oracle) needs a target country; default prompting has none"
-                   if self.kind == "oracle" and request["country"] == "none"
-                   else f"{self.name} has no survey data for item {request['item_id']}")
+            if self.kind == "oracle" and request["country"] == "none":
+                why = f"{self.name} (oracle) needs a target country; default prompting has none"
+            elif self.kind in ("majority_label", "unadapted_label"):
+                why = (f"{self.name} needs gold labels (label tasks only)" if not self._gold else
+                       f"{self.name} has no gold label for item {request['item_id']} and culture {request['country']}")
+            else:
+                why = f"{self.name} has no survey data for item {request['item_id']}"
             return {"status": "abstained", "payload": None, "error": why}
         if len(probs) != len(shown):
             raise ValueError(f"{self.name}: item {request['item_id']} has {len(probs)} options in the "

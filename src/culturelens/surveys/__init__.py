@@ -13,6 +13,7 @@ goqa          ``csv`` (official ``global_opinions.csv`` layout)
 vsm2013       ``items_csv``, ``hofstede``; optional ``translations_dir``
 wvs_stance    ``targets`` (ground_truth_every_country.csv), ``stances`` (stance_labels.json)
 generic       ``items``, ``targets`` (CSV or Parquet; format in :mod:`.generic`)
+culemo        ``eng`` and any of ``amh ara deu hin spn`` (one TSV per language; :mod:`.culemo`)
 wvs7          ``microdata`` (official WVS-7 CSV / .sav / .dta), ``codebook``, ``questions``;
               optional ``adjustments`` (see :mod:`.wvs7`)
 ============  =====================================================================
@@ -26,27 +27,30 @@ list columns as Python lists.
 from __future__ import annotations
 
 from culturelens.errors import InputError
-from culturelens.surveys import generic, goqa, vsm2013, wvs7, wvs_stance
+from culturelens.surveys import culemo, generic, goqa, vsm2013, wvs7, wvs_stance
 from culturelens.surveys.common import (
     ITEM_COLUMNS, SCORE_COLUMNS, TARGET_COLUMNS, SurveyTables, exclude_flagged, read_table, substantive_view,
 )
 
 FORMATS = {"goqa": goqa.load, "vsm2013": vsm2013.load, "wvs_stance": wvs_stance.load, "generic": generic.load,
-           "wvs7": wvs7.load}
+           "wvs7": wvs7.load, "culemo": culemo.load}
 PATH_KEYS = {
     "goqa": ["csv"],
     "vsm2013": ["items_csv", "hofstede", "translations_dir"],
     "wvs_stance": ["targets", "stances"],
     "generic": ["items", "targets"],
     "wvs7": ["microdata", "codebook", "questions", "adjustments"],
+    "culemo": list(culemo.LANGUAGES),
 }
 
 __all__ = ["load", "substantive_view", "exclude_flagged", "read_table", "SurveyTables", "FORMATS", "PATH_KEYS",
            "ITEM_COLUMNS", "TARGET_COLUMNS", "SCORE_COLUMNS"]
 
 
-def load(fmt: str, study: str, paths: dict[str, str], *, strict_countries: bool = False) -> SurveyTables:
-    """Import one study's survey files in format ``fmt`` (see the table above for ``paths``)."""
+def load(fmt: str, study: str, paths: dict[str, str], *, strict_countries: bool = False,
+         label_set: str | None = None) -> SurveyTables:
+    """Import one study's survey files in format ``fmt`` (see the table above for ``paths``);
+    ``label_set`` chooses the annotation of a label task (culemo: ``emotion`` or ``sentiment``)."""
     if fmt not in FORMATS:
         raise InputError("<config>", "format", f"one of {sorted(FORMATS)}", fmt)
     if not isinstance(study, str) or not study:
@@ -55,8 +59,9 @@ def load(fmt: str, study: str, paths: dict[str, str], *, strict_countries: bool 
         raise InputError("<config>", "paths", f"a mapping with keys {PATH_KEYS[fmt]}", paths)
     if not isinstance(strict_countries, bool):
         raise InputError("<config>", "strict_countries", "true or false", strict_countries)
+    extra = {"label_set": label_set} if fmt == "culemo" and label_set is not None else {}
     tables = FORMATS[fmt](study, {k: str(v) for k, v in paths.items() if v is not None},
-                          strict_countries=strict_countries)
+                          strict_countries=strict_countries, **extra)
     _check_not_empty(fmt, paths, tables)
     return tables
 

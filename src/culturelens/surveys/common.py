@@ -42,6 +42,8 @@ class SurveyTables:
     report: list[str] = field(default_factory=list)
     #: per (item, country) split-half agreement of the respondents (formats with microdata only)
     ceiling: pd.DataFrame | None = None
+    #: gold label per (item, culture) (label tasks only: culemo.LABEL_COLUMNS)
+    labels: pd.DataFrame | None = None
 
 
 def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:

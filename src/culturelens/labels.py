@@ -1,0 +1,149 @@
+"""Scoring a label task (CuLEmo): predicted label vs the gold label of the prompt's culture.
+
+Definitions (every table and figure uses exactly these):
+
+- **culture of a prompt row**: its target country (``country``; the persona, or the country whose
+  language the prompt is in), or ``none`` without one (default prompting), whose gold label is the
+  study's country-free annotation (CuLEmo's English one). ``language`` is the annotation's language.
+- **predicted label**: the option with the highest probability in the model's answer distribution
+  (first-token log-probabilities, the share of sampled answers, or the stated probabilities; see
+  culturelens.elicit for how free-text answers are matched to options). Ties are broken at random,
+  seeded by (model, prompt, culture), so a respondent with a flat distribution guesses; ``tied``
+  says how many labels shared the top.
+- **correct**: predicted label == gold label (0/1); ``p_gold`` is the probability the answer put on
+  the gold label (the expected accuracy of sampling from it).
+- **accuracy**: the share of correct prompt rows of a cell (model, condition, culture); every
+  paraphrase and option order of a question is a row.
+- **macro-F1**: the mean over labels of F1 = 2·TP / (2·TP + FP + FN), over the labels that occur in
+  the cell as gold or as prediction (scikit-learn's ``f1_score(average="macro")``).
+- **intervals**: 95 % percentile bootstrap over questions (the rows of one question are resampled
+  together: its paraphrases and orders are not independent answers), ``B`` draws with a fixed seed.
+  A difference between two conditions is bootstrapped paired: the same questions in both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+B = 1000
+SEED = 20250
+KEYS = ["model", "condition", "country", "prompt_lang"]
+ROW = ["model", "item_id", "item_lang", "prompt_lang", "condition", "persona", "country", "paraphrase",
+       "option_order", "prompt_id"]
+PREDICTION_COLUMNS = [*ROW, "language", "gold", "predicted", "gold_label", "predicted_label", "correct", "p_gold",
+                      "tied"]
+SCORE_COLUMNS = [*KEYS, "language", "n_items", "n_rows", "accuracy", "accuracy_low", "accuracy_high", "macro_f1",
+                 "macro_f1_low", "macro_f1_high", "mean_p_gold"]
+DIFFERENCE_COLUMNS = ["model", "country", "language", "condition", "versus", "n_items", "accuracy", "accuracy_versus",
+                      "difference", "difference_low", "difference_high"]
+
+
+def _tie_break(keys: list[str], n_tied: np.ndarray) -> np.ndarray:
+    """A deterministic uniform choice among ``n_tied`` tied labels per row, from a hash of its key."""
+    draws = np.fromiter((int(hashlib.sha256(k.encode()).hexdigest()[:12], 16) for k in keys), dtype=np.int64,
+                        count=len(keys))
+    return draws % np.maximum(n_tied, 1)
+
+
+def predictions(dist: pd.DataFrame, gold: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """One row per answered prompt row: predicted and gold label, correct, p_gold (module docstring).
+
+    ``dist``: culturelens.elicit long distributions (one row per prompt row and option, with
+    ``model``); ``gold``: the study's labels table (item_id, country, lang, option_index);
+    ``names``: the label names by option index (for readable columns). Prompt rows whose culture has
+    no gold label for the item are left out (they cannot be scored)."""
+    if dist.empty:
+        return pd.DataFrame(columns=PREDICTION_COLUMNS)
+    dist = dist.sort_values([*ROW, "option_index"], kind="stable")
+    top = dist.groupby(ROW, sort=False, observed=True)["prob"].transform("max")
+    dist = dist.assign(is_top=np.isclose(dist["prob"].to_numpy(), top.to_numpy(), rtol=0, atol=1e-12))
+    rows = dist.groupby(ROW, sort=False, observed=True)
+    out = rows.size().reset_index(name="_k")[ROW]
+    out["tied"] = rows["is_top"].sum().to_numpy()
+    tops = dist[dist["is_top"]]
+    keys = (out["model"] + "|" + out["prompt_id"] + "|" + out["condition"] + "|" + out["country"]).tolist()
+    choice = _tie_break(keys, out["tied"].to_numpy())
+    first = np.concatenate([[0], np.cumsum(out["tied"].to_numpy())[:-1]])
+    out["predicted"] = tops["option_index"].to_numpy()[first + choice].astype(int)
+    g = gold.rename(columns={"option_index": "gold", "lang": "language"})[["item_id", "country", "language", "gold"]]
+    out = out.merge(g, on=["item_id", "country"], how="inner")
+    probs = dist.set_index([*ROW, "option_index"])["prob"]
+    idx = pd.MultiIndex.from_frame(out[ROW].assign(option_index=out["gold"]))
+    out["p_gold"] = probs.reindex(idx).fillna(0.0).to_numpy()
+    out["correct"] = (out["predicted"] == out["gold"]).astype(int)
+    out["gold_label"] = [names[i] if i < len(names) else str(i) for i in out["gold"]]
+    out["predicted_label"] = [names[i] if i < len(names) else str(i) for i in out["predicted"]]
+    return out[PREDICTION_COLUMNS].reset_index(drop=True)
+
+
+def macro_f1(gold: np.ndarray, pred: np.ndarray, k: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Macro-F1 (module docstring) of one cell, or of each row of ``weights`` (draws × rows)."""
+    w = np.ones((1, len(gold))) if weights is None else np.atleast_2d(weights)
+    eye = np.eye(k)
+    g, p = eye[gold], eye[pred]
+    tp = w @ (g * (gold == pred)[:, None])
+    denom = w @ g + w @ p
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(denom > 0, 2 * tp / denom, np.nan)
+    out = np.nanmean(f1, axis=1)
+    return out[0] if weights is None else out
+
+
+def _draws(n_items: int, rng: np.random.Generator) -> np.ndarray:
+    """B × n_items bootstrap multiplicities (questions resampled with replacement)."""
+    return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=B).astype(float)
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return float("nan"), float("nan")
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def scores(pred: pd.DataFrame, k: int, seed: int = SEED) -> pd.DataFrame:
+    """Accuracy and macro-F1 with bootstrap intervals per (model, condition, culture, prompt language)."""
+    rows = []
+    for i, (key, cell) in enumerate(pred.groupby(KEYS, sort=True, observed=True)):
+        codes, items = pd.factorize(cell["item_id"])
+        rng = np.random.default_rng([seed, i])
+        w = _draws(len(items), rng)[:, codes]
+        gold, guess = cell["gold"].to_numpy(int), cell["predicted"].to_numpy(int)
+        correct = cell["correct"].to_numpy(float)
+        acc_draws = (w @ correct) / w.sum(axis=1)
+        f1_draws = macro_f1(gold, guess, k, w)
+        rows.append([*key, cell["language"].iloc[0], len(items), len(cell), correct.mean(), *_interval(acc_draws),
+                     macro_f1(gold, guess, k), *_interval(f1_draws), cell["p_gold"].mean()])
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+
+def confusion(pred: pd.DataFrame) -> pd.DataFrame:
+    """Prompt rows per (model, condition, culture, gold label, predicted label)."""
+    cols = [*KEYS, "gold_label", "predicted_label"]
+    return pred.groupby(cols, sort=True, observed=True).size().reset_index(name="n")
+
+
+def differences(pred: pd.DataFrame, condition: str, versus: str, seed: int = SEED) -> pd.DataFrame:
+    """Accuracy under ``condition`` minus under ``versus`` per (model, culture), on the questions
+    answered under both, with a paired bootstrap interval over questions."""
+    a, b = pred[pred["condition"] == condition], pred[pred["condition"] == versus]
+    out = []
+    for i, ((model, country), cell_a) in enumerate(a.groupby(["model", "country"], sort=True)):
+        cell_b = b[(b["model"] == model) & (b["country"] == country)]
+        shared = sorted(set(cell_a["item_id"]) & set(cell_b["item_id"]))
+        if not shared:
+            continue
+        per = []
+        for cell in (cell_a, cell_b):
+            grp = cell[cell["item_id"].isin(shared)].groupby("item_id")["correct"].agg(["sum", "count"])
+            per.append(grp.reindex(shared).to_numpy(float))
+        w = _draws(len(shared), np.random.default_rng([seed, i]))
+        acc = [(w @ p[:, 0]) / (w @ p[:, 1]) for p in per]
+        point = [p[:, 0].sum() / p[:, 1].sum() for p in per]
+        out.append([model, country, cell_a["language"].iloc[0], condition, versus, len(shared), point[0], point[1],
+                    point[0] - point[1], *_interval(acc[0] - acc[1])])
+    return pd.DataFrame(out, columns=DIFFERENCE_COLUMNS)
