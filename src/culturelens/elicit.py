@@ -7,13 +7,43 @@
 - `verbalized`: a JSON object label → probability stated by the model, validated and renormalised.
 
 Every parser returns (probs in display order or None, coverage, n_valid, n_invalid, note).
+
+Answers by option text (opt-in: `distributions(..., option_texts=...)`, `parse_answer(..., names=...)`;
+`sample` draws only — `logprobs` reads a first-token letter and `verbalized` a JSON object, both
+unchanged). Models asked for a letter often answer with the option's word instead ("Freude", "I
+would feel joy."). Given the accepted names of each option (e.g. ("Freude", "joy"): the option text
+in the prompt's language and its English name), a free-text answer is read by these rules, in order:
+
+1. the letter parse (`parse_answer` without names: "B", "(B)", "B) …", "Answer: B"); a letter wins
+   over any word that follows it ("B) Freude" is B whatever option B shows);
+2. the whole answer, stripped of surrounding whitespace, punctuation and symbols (so markdown such as
+   "**Freude**" or "`joy`.") and case-folded (`str.casefold`, after NFC normalisation), equals one
+   accepted name (normalised the same way) of exactly one option;
+3. otherwise, unless the answer is a refusal (`is_refusal`: "As an AI I cannot feel anger" is a
+   refusal, not anger), an accepted name occurs inside the answer as a whole sequence of tokens ("I
+   would feel joy.", "Ich würde Freude empfinden", "Answer: fear", "मुझे गुस्सा आएगा"). Answer and
+   names are split into tokens at whitespace and at Unicode punctuation and symbols (unicodedata
+   categories Z*, P*, S*, and C* controls other than Cf) — not with regex `\\b`, which fails around
+   combining marks (Devanagari vowel signs and viramas, Ethiopic marks U+135D–135F) because they are
+   not `\\w`: `\\bउदासी\\b` does not find "उदासी" in "मुझे उदासी होगी". When names of two
+   different options occur, the answer is `ambiguous` (one of UNPARSEABLE_KINDS) and is not counted.
+
+Known limits: no negation handling ("no anger, only sadness" names two options: ambiguous; "I would not
+feel fear" counts as fear); no inflection, stemming or clitic splitting (Arabic "بالغضب" does not
+match "غضب", German "ängstlich" does not match "Angst"); diacritics must match after NFC (Arabic
+"غَضَب" with vowel marks does not match "غضب"); scripts written without spaces (Chinese, Japanese,
+Thai) match only by rule 2; the English names are accepted in every prompt language; a name that
+contains another option's name ("very angry" vs "angry") is ambiguous under rule 3 (only rule 2,
+the whole answer, tells them apart); names shared by two options make both rules report ambiguity.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 
 _STRIP = " \t\n\r.:)(*\"'[]`"
@@ -27,8 +57,19 @@ def token_label(token: str, labels: Sequence[str]) -> str | None:
     return core if core in labels else None
 
 
-def parse_answer(text: str, labels: Sequence[str]) -> str | None:
-    """The label a free-text answer chooses, or None when it names none (or is a refusal)."""
+def parse_answer(text: str, labels: Sequence[str], names: Sequence[Sequence[str]] | None = None) -> str | None:
+    """The label a free-text answer chooses, or None when it names none (or is a refusal).
+
+    `names`, optional and parallel to `labels` (display order), holds the accepted names of the option
+    each label shows; with it an answer may also name the option by its text (rules 2–3 of the
+    module docstring). None when the answer names no option, or options of two labels (ambiguous)."""
+    label = _parse_letter(text, labels)
+    if label is None and names:
+        label, _ambiguous = _match_text(text, labels, names)
+    return label
+
+
+def _parse_letter(text: str, labels: Sequence[str]) -> str | None:
     if not text:
         return None
     stripped = text.strip().strip(_STRIP)
@@ -36,6 +77,88 @@ def parse_answer(text: str, labels: Sequence[str]) -> str | None:
         return stripped
     m = _ANSWER.match(text.strip())
     return m.group(1) if m and m.group(1) in labels else None
+
+
+def _is_separator(ch: str) -> bool:
+    """Whitespace, punctuation, symbols and controls split tokens; letters, marks (Devanagari vowel
+    signs, viramas, Arabic harakat) and digits do not."""
+    if ch.isalnum():
+        return False
+    category = unicodedata.category(ch)
+    return category[0] in "ZPS" or category[0] == "C" and category != "Cf"
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def _tokens(folded: str) -> tuple[str, ...]:
+    out, word = [], []
+    for ch in folded:
+        if _is_separator(ch):
+            if word:
+                out.append("".join(word))
+                word = []
+        else:
+            word.append(ch)
+    if word:
+        out.append("".join(word))
+    return tuple(out)
+
+
+def _trim(folded: str) -> str:
+    """`folded` without the whitespace, punctuation and symbols around it (markdown, quotes, a full stop)."""
+    start, end = 0, len(folded)
+    while start < end and _is_separator(folded[start]):
+        start += 1
+    while end > start and _is_separator(folded[end - 1]):
+        end -= 1
+    return folded[start:end]
+
+
+def _freeze(names: Sequence[Sequence[str]]) -> tuple[tuple[str, ...], ...]:
+    """Hashable names; a bare string is one name (not a sequence of one-letter names)."""
+    return tuple(((n,) if isinstance(n, str) else tuple(n or ())) for n in names)
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_table(names: tuple[tuple[str, ...], ...]):
+    """(whole trimmed name → set of positions, first token → [(token sequence, position)])."""
+    whole: dict[str, set[int]] = {}
+    by_first: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+    for pos, accepted in enumerate(names):
+        for name in accepted:
+            folded = _fold(name)
+            trimmed, seq = _trim(folded), _tokens(folded)
+            if not trimmed or not seq:
+                continue
+            whole.setdefault(trimmed, set()).add(pos)
+            if (seq, pos) not in by_first.get(seq[0], ()):
+                by_first.setdefault(seq[0], []).append((seq, pos))
+    return whole, by_first
+
+
+def _match_text(text: str, labels: Sequence[str], names: Sequence[Sequence[str]]) -> tuple[str | None, bool]:
+    """(label, False) when the answer names one option by its text (rules 2–3), (None, True) when it
+    names two or more, (None, False) when none (or it is a refusal)."""
+    if not text:
+        return None, False
+    whole, by_first = _name_table(names if isinstance(names, tuple) else _freeze(names))
+    folded = _fold(text)
+    exact = whole.get(_trim(folded))
+    if exact is not None:                       # rule 2: the whole answer is a name
+        return (labels[next(iter(exact))], False) if len(exact) == 1 else (None, True)
+    if is_refusal(text):
+        return None, False
+    found: set[int] = set()                     # rule 3: a name's tokens inside the answer
+    tokens = _tokens(folded)
+    for i, token in enumerate(tokens):
+        for seq, pos in by_first.get(token, ()):
+            if pos not in found and tokens[i:i + len(seq)] == seq:
+                found.add(pos)
+    if len(found) == 1:
+        return labels[found.pop()], False
+    return None, len(found) > 1
 
 
 def from_logprobs(payload: dict, labels: Sequence[str]):
@@ -68,15 +191,18 @@ def is_refusal(text: str) -> bool:
 _OFF_SCALE = re.compile(r"^\W*(?i:(?:the\s+)?answer(?:\s+is)?\s*[:\-]?\s*)?\(?([A-Z])(?=\s*$|[.):,\]])")
 
 
-def answer_kind(text: str, labels: Sequence[str]) -> str:
-    """Why a free-text answer names no shown option: `empty`, `refusal`, `off_scale` (a letter that
-    was not shown), `other_script` (no Latin letter at all: often an answer in the prompt's language
-    instead of a letter) or `no_label`."""
+def answer_kind(text: str, labels: Sequence[str], names: Sequence[Sequence[str]] | None = None) -> str:
+    """Why a free-text answer names no shown option: `empty`, `refusal`, `ambiguous` (only with
+    `names`: it names two options by their text), `off_scale` (a letter that was not shown),
+    `other_script` (no Latin letter at all: often an answer in the prompt's language instead of a
+    letter) or `no_label`."""
     text = (text or "").strip()
     if not text:
         return "empty"
     if is_refusal(text):
         return "refusal"
+    if names and _match_text(text, labels, names)[1]:
+        return "ambiguous"
     m = _OFF_SCALE.match(text)
     if m and m.group(1) not in labels:
         return "off_scale"
@@ -86,12 +212,14 @@ def answer_kind(text: str, labels: Sequence[str]) -> str:
 
 
 # reasons a prompt row has no distribution (`invalid.reason`), besides the response's own status
-UNPARSEABLE_KINDS = ("empty", "refusal", "off_scale", "other_script", "no_label", "no_logprobs",
+UNPARSEABLE_KINDS = ("empty", "refusal", "ambiguous", "off_scale", "other_script", "no_label", "no_logprobs",
                      "no_json", "invalid_probabilities", "unexpected_shape")
 
 
-def why_unparseable(payload: dict, labels: Sequence[str], method: str) -> str:
-    """The kind of an answer no parser could use (one of UNPARSEABLE_KINDS)."""
+def why_unparseable(payload: dict, labels: Sequence[str], method: str,
+                    names: Sequence[Sequence[str]] | None = None) -> str:
+    """The kind of an answer no parser could use (one of UNPARSEABLE_KINDS); `names` as in
+    `parse_answer`, used for `sample` draws only."""
     try:
         choices = payload.get("choices") or []
         texts = [((c.get("message") or {}).get("content") or "") for c in choices]
@@ -109,24 +237,35 @@ def why_unparseable(payload: dict, labels: Sequence[str], method: str) -> str:
             kind = answer_kind(text, labels)
             return kind if kind in ("empty", "refusal", "other_script") else "no_json"
         return "invalid_probabilities"
-    kinds = [answer_kind(t, labels) for t in texts] or ["empty"]
+    kinds = [answer_kind(t, labels, names) for t in texts] or ["empty"]
     return max(dict.fromkeys(kinds), key=kinds.count)   # the most frequent kind among the draws
 
 
-def from_samples(payload: dict, labels: Sequence[str]):
+def from_samples(payload: dict, labels: Sequence[str], names: Sequence[Sequence[str]] | None = None):
+    """Each draw read by `parse_answer` (with `names`, also by option text); ambiguous draws (two
+    options named) are counted apart from unparseable ones, in `n_invalid` and the note."""
     counts = dict.fromkeys(labels, 0)
-    refused = unparseable = 0
+    refused = unparseable = ambiguous = 0
+    if names:
+        names = names if isinstance(names, tuple) else _freeze(names)
     for choice in payload.get("choices", []):
         text = (choice.get("message") or {}).get("content") or ""
-        label = parse_answer(text, labels)
+        label = _parse_letter(text, labels)
+        two = False
+        if label is None and names:
+            label, two = _match_text(text, labels, names)
         if label is not None:
             counts[label] += 1
+        elif two:
+            ambiguous += 1
         elif is_refusal(text):
             refused += 1
         else:
             unparseable += 1
-    valid, invalid = sum(counts.values()), refused + unparseable
+    valid, invalid = sum(counts.values()), refused + unparseable + ambiguous
     note = f"{refused} refusals, {unparseable} unparseable" if invalid else ""
+    if ambiguous:
+        note += f", {ambiguous} ambiguous"
     if valid == 0:
         return None, 0.0, 0, invalid, f"no draw named an option ({note or 'no draws'})"
     return [counts[lab] / valid for lab in labels], valid / (valid + invalid), valid, invalid, note
@@ -157,21 +296,35 @@ META = ["study", "item_id", "item_lang", "prompt_lang", "condition", "persona", 
         "template_id", "paraphrase", "option_order", "prompt_id"]
 
 
-def distributions(prompts, responses, method: str):
+def distributions(prompts, responses, method: str, option_texts: Sequence | None = None):
     """Long table: one row per (prompt row, option_index) with `prob`, plus per-prompt validity.
 
     Prompt rows whose response failed, abstained or could not be parsed get no probability rows;
     they are returned in the second table (`invalid`) with the reason (`failed`, `abstained`,
     `missing`, or the kind of unusable answer: UNPARSEABLE_KINDS), so they are counted and reported.
-    Rows sharing a response (the same payload text and labels) are parsed once.
+    Rows sharing a response (the same payload text, labels and option names) are parsed once.
+
+    `option_texts` (optional, `sample` only; ignored by `logprobs` and `verbalized`): one element per
+    row of `prompts`, in the same order, each a list indexed by option INDEX (like the item's
+    options, not display order) of the accepted names of that option, e.g. [("Wut", "anger"),
+    ("Freude", "joy"), …]; an element may be None (that row is read by letter only). With it, draws
+    may name an option by its text (rules in the module docstring). None keeps letter-only parsing.
     """
     import numpy as np
     import pandas as pd
 
     parser = PARSERS[method]
     merged = prompts[[*META, "labels", "shown_options"]].merge(
-        responses[["prompt_id", "condition", "country", "status", "error", "payload"]],
-        on=["prompt_id", "condition", "country"], how="left", validate="one_to_one")
+        # two items can render the very same prompt (a repeated question): one response, both rows
+        responses[["prompt_id", "condition", "country", "status", "error", "payload"]].drop_duplicates(
+            ["prompt_id", "condition", "country"]),
+        on=["prompt_id", "condition", "country"], how="left", validate="many_to_one")
+    if option_texts is not None and len(option_texts) != len(prompts):
+        raise ValueError(f"option_texts has {len(option_texts)} elements for {len(prompts)} prompt rows")
+    use_names = option_texts is not None and method == "sample"
+    texts_of = list(option_texts) if use_names else None   # a left merge keeps the prompts' row order
+    shown_names: dict[tuple, tuple] = {}   # (id(element), *shown) → (names in display order, their number)
+    names_ids: dict[tuple, int] = {}       # equal names, one number: rows sharing them share the parse
     parsed: dict[tuple, tuple] = {}
     ok_rows, probs_of, facts, bad_rows, bad = [], [], [], [], []
     columns = (merged[c].tolist() for c in ("status", "error", "payload", "labels", "shown_options"))
@@ -181,16 +334,32 @@ def distributions(prompts, responses, method: str):
             bad.append(("missing" if status is None or status != status else status, error))
             continue
         labels = tuple(labels)
-        result = parsed.get((text, labels))
+        names, names_id = None, None
+        if use_names and texts_of[row] is not None:
+            element = texts_of[row]
+            found = shown_names.get((id(element), *shown))   # the lists outlive the loop: ids stay theirs
+            if found is None:
+                by_index = _freeze(element)
+                if any(not 0 <= int(i) < len(by_index) for i in shown):
+                    raise ValueError(f"option_texts[{row}] names {len(by_index)} options; "
+                                     f"the prompt shows {list(shown)}")
+                names = tuple(by_index[int(i)] for i in shown)
+                found = shown_names[(id(element), *shown)] = (names, names_ids.setdefault(names, len(names_ids)))
+            names, names_id = found
+        key = (text, labels, names_id)
+        result = parsed.get(key)
         if result is None:
             try:
                 payload = json.loads(text)
-                probs, coverage, n_valid, n_invalid, note = parser(payload, labels)
-                kind = why_unparseable(payload, labels, method) if probs is None else None
+                if names:
+                    probs, coverage, n_valid, n_invalid, note = parser(payload, labels, names)
+                else:
+                    probs, coverage, n_valid, n_invalid, note = parser(payload, labels)
+                kind = why_unparseable(payload, labels, method, names) if probs is None else None
             except (TypeError, ValueError, KeyError, AttributeError, IndexError) as err:  # an odd payload shape
                 probs, coverage, n_valid, n_invalid = None, 0.0, 0, 1
                 note, kind = f"unexpected response shape: {type(err).__name__}: {err}", "unexpected_shape"
-            result = parsed[(text, labels)] = (probs, coverage, n_valid, n_invalid, note, kind)
+            result = parsed[key] = (probs, coverage, n_valid, n_invalid, note, kind)
         probs, coverage, n_valid, n_invalid, note, kind = result
         if probs is None:
             bad_rows.append(row)

@@ -40,7 +40,7 @@ METRIC_LABELS = {
 }
 
 #: Known conditions in their natural order; others follow alphabetically.
-CONDITION_ORDER = ["default", "cross_national", "linguistic"]
+CONDITION_ORDER = ["default", "cross_national", "linguistic", "native_persona"]
 
 #: Hofstede dimensions in their usual order, with their names.
 DIMENSIONS = {
@@ -644,4 +644,64 @@ def stability_distribution(alignment: pd.DataFrame, path) -> Path:
     ax.set_xlabel("model")
     ax.set_title(title + _study_suffix(alignment), fontsize=10)
     ax.tick_params(axis="x", rotation=30 if len(models) > 5 else 0)
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- label tasks
+
+
+def _culture_label(country: str, language: str) -> str:
+    """"Germany (German)"; a culture without a country is its annotation's language ("English")."""
+    if country == "none":
+        return f"no country ({_language_label(language)} labels)"
+    return f"{_country_label(country)} ({_language_label(language)})"
+
+
+def label_accuracy(scores: pd.DataFrame, path, chance: float | None = None) -> Path:
+    """Accuracy per culture (rows) and condition (colour), one panel per model, with the 95 %
+    question-bootstrap interval of `culturelens.labels.scores` (`accuracy_low`, `accuracy_high`);
+    `chance`: the accuracy of a uniform guess, drawn as a dashed line."""
+    if scores.empty:
+        return _no_data(path, "accuracy per culture and condition")
+    data = scores.assign(culture=[_culture_label(c, lang) for c, lang in zip(scores["country"], scores["language"])])
+    order = sorted(data["culture"].unique(), key=lambda s: (s.startswith("no country"), s))
+    conditions = _ordered_conditions(data["condition"])
+    colours = dict(zip(conditions, sns.color_palette("colorblind", len(conditions))))
+    models = list(dict.fromkeys(data["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models) + 2, 0.45 * len(order) * len(conditions) / 2 + 1.5),
+                             sharey=True, squeeze=False)
+    for ax, model in zip(axes[0], models):
+        part = data[data["model"] == model].rename(columns={"culture": "country_name", "condition": "_c",
+                                                            "model": "_m"}).rename(columns={"_c": "model"})
+        _interval_bars(ax, part, "accuracy", "accuracy_low", "accuracy_high", order,
+                       [c for c in conditions if c in set(part["model"])], colours)
+        if chance is not None:
+            ax.axvline(chance, color="0.4", ls="--", lw=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_title(model)
+        ax.set_xlabel("accuracy")
+    handles = [Patch(color=colours[c], label=c) for c in conditions]
+    fig.legend(handles=handles, title="condition", loc="lower center", ncol=len(conditions), bbox_to_anchor=(0.5, 0))
+    fig.suptitle("Accuracy against each culture's gold label" + _study_suffix(scores)
+                 + (" (dashed: uniform guess)" if chance is not None else ""))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return _save(fig, path)
+
+
+def label_differences(diff: pd.DataFrame, path) -> Path:
+    """Per culture (rows) and model (colour): accuracy under one condition minus another (e.g.
+    in-language vs English, both stating the country), with its paired 95 % question-bootstrap
+    interval (`difference_low`, `difference_high`)."""
+    if diff.empty:
+        return _no_data(path, "accuracy difference between conditions", "the two conditions were not both run")
+    data = diff.assign(country_name=[_culture_label(c, lang) for c, lang in zip(diff["country"], diff["language"])])
+    order = sorted(data["country_name"].unique())
+    models = list(dict.fromkeys(data["model"]))
+    colours = dict(zip(models, sns.color_palette("colorblind", len(models))))
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) * len(models) + 1.5))
+    _interval_bars(ax, data, "difference", "difference_low", "difference_high", order, models, colours)
+    first, second = data["condition"].iloc[0], data["versus"].iloc[0]
+    ax.set_xlabel(f"accuracy: {first} − {second}")
+    ax.set_title(f"{first} vs {second}" + _study_suffix(diff) + "\n(> 0: better under " + first + ")")
+    ax.legend(title="model", fontsize=8, loc="best")
     return _save(fig, path)

@@ -419,6 +419,47 @@ def ceiling_section(ceiling: pd.DataFrame | None, alignment: pd.DataFrame | None
     return CEILING_CAPTION + "\n" + markdown_table(["", "cells", "js_sim"], rows, align="lrr")
 
 
+LABELS_CAPTION = (
+    "Accuracy: share of prompt rows whose predicted label (the top option of the answer distribution, "
+    "ties broken at random) is the gold label of the prompt's culture (its target country; `none`: no "
+    "country named, scored against the country-free annotation). Macro-F1: mean F1 over the labels present "
+    "as gold or prediction. Brackets: 95 % bootstrap intervals over questions. Mean over cultures in the "
+    "last column is unweighted; per-culture numbers are in `labels/scores.csv` and the accuracy figure.\n\n")
+
+
+def labels_section(scores: pd.DataFrame | None, differences: pd.DataFrame | None) -> str:
+    """Accuracy per model × condition × culture (label tasks), and the contrast of two conditions."""
+    if scores is None or scores.empty:
+        return "No model answered any question of this label task.\n"
+    out = [LABELS_CAPTION]
+    conditions = _order_conditions(scores["condition"])
+    cultures = sorted(scores["country"].unique(), key=lambda c: (c == "none", c))
+    for model, part in scores.groupby("model", sort=False):
+        rows = []
+        for cond in conditions:
+            cells = part[part["condition"] == cond].set_index("country")
+            if cells.empty:
+                continue
+            row = [cond]
+            for c in cultures:
+                row.append(_interval(cells.loc[c], "accuracy", "accuracy_low", "accuracy_high") if c in cells.index else "")
+            row += [fmt(cells["accuracy"].mean()), fmt(cells["macro_f1"].mean())]
+            rows.append(row)
+        out.append(f"**{model}** (accuracy)\n\n")
+        out.append(markdown_table(["condition", *cultures, "mean accuracy", "mean macro-F1"], rows))
+        out.append("\n")
+    if differences is not None and len(differences):
+        first, versus = differences["condition"].iloc[0], differences["versus"].iloc[0]
+        out.append(f"Accuracy under `{first}` minus `{versus}` (paired question bootstrap):\n\n")
+        rows = [[r["model"], r["country"], r["n_items"], fmt(r["accuracy"]), fmt(r["accuracy_versus"]),
+                 _interval(r, "difference", "difference_low", "difference_high"),
+                 "above" if r["difference_low"] > 0 else "below" if r["difference_high"] < 0 else "no"]
+                for _, r in differences.iterrows()]
+        out.append(markdown_table(["model", "culture", "questions", first, versus, "difference", "CI excludes 0"], rows))
+        out.append("\n")
+    return "".join(out)
+
+
 def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | None = None) -> str:
     """The markdown text of the summary (see :func:`write_summary`)."""
     parts = ["# culturelens results\n"]
@@ -437,6 +478,9 @@ def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | 
             if robust:
                 parts.append("### Robustness\n")
                 parts.append(robust)
+        if "label_scores" in entry:
+            parts.append("### Label task: accuracy and macro-F1\n")
+            parts.append(labels_section(entry["label_scores"], entry.get("label_differences")))
         ceiling = ceiling_section(entry.get("ceiling"), alignment)
         if ceiling:
             parts.append("### Noise ceiling\n")
@@ -461,7 +505,7 @@ def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | 
         if notes:
             parts.append("### Notes\n")
             parts.append("".join(f"- {str(n).strip()}\n" for n in notes))
-        if alignment is None and correlations is None and not stats and not notes:
+        if alignment is None and correlations is None and "label_scores" not in entry and not stats and not notes:
             parts.append("No results for this study.\n")
     return "\n".join(parts)
 

@@ -48,7 +48,7 @@ rule hofstede:
     params:
         models=MODELS,
         baselines=BASELINES,
-        conditions=selected_conditions(),
+        conditions=study_conditions_of,
         countries=config["countries"],
     log:
         "logs/{study}/hofstede.log",
@@ -80,3 +80,44 @@ rule mixed_model:
         "../../envs/core.yaml"
     script:
         "../scripts/mixed_model.py"
+
+
+rule label_scores:
+    # a label task (CuLEmo): each answer against the gold label of its culture
+    input:
+        distributions=distribution_files,
+        labels="results/{study}/survey/labels.parquet",
+        survey_items="results/{study}/survey/items.parquet",
+    output:
+        predictions="results/{study}/labels/predictions.parquet",
+        scores=report(
+            "results/{study}/labels/scores.csv",
+            caption="../report/label_scores.rst",
+            category="{study}",
+            subcategory="label task",
+            labels={"study": "{study}", "table": "accuracy and macro-F1"},
+        ),
+        confusion="results/{study}/labels/confusion.csv",
+        differences="results/{study}/labels/differences.csv",
+        accuracy_figure=report(
+            "results/{study}/figures/label_accuracy.png",
+            caption="../report/label_accuracy.rst",
+            category="{study}",
+            subcategory="label task",
+            labels={"study": "{study}", "figure": "accuracy per culture and condition"},
+        ),
+        difference_figure=report(
+            "results/{study}/figures/label_difference.png",
+            caption="../report/label_difference.rst",
+            category="{study}",
+            subcategory="label task",
+            labels={"study": "{study}", "figure": "condition contrast"},
+        ),
+    params:
+        contrast=lambda wc: study_spec(wc).get("contrast", ["native_persona", "cross_national"]),
+    log:
+        "logs/{study}/label_scores.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/label_scores.py"

@@ -18,6 +18,7 @@ from culturelens.config import (  # noqa: E402
     check_schema,
     check_templates,
     digest,
+    study_conditions,
     study_kind,
 )
 from culturelens.errors import InputError  # noqa: E402
@@ -52,6 +53,7 @@ ANSWERED = [m for m in MODELS if m not in BASELINES]
 ANSWERED_PATTERN = "|".join(map(re.escape, ANSWERED)) or "(?!)"
 DIST_STUDIES = [s for s in STUDIES if study_kind(config, s) == "distributions"]
 SCORE_STUDIES = [s for s in STUDIES if study_kind(config, s) == "scores"]
+LABEL_STUDIES = [s for s in STUDIES if study_kind(config, s) == "labels"]
 
 
 wildcard_constraints:
@@ -87,8 +89,13 @@ def template_files(wildcards):
     return sorted(str(p) for p in Path(config["templates"]).glob("*.yaml"))
 
 
-def selected_conditions():
-    return {name: config["catalog"]["conditions"][name] for name in config["conditions"]}
+def selected_conditions(study):
+    """The study's conditions (its own `conditions` key, else the top-level selection)."""
+    return {name: config["catalog"]["conditions"][name] for name in study_conditions(config, study)}
+
+
+def study_conditions_of(wildcards):
+    return selected_conditions(wildcards.study)
 
 
 def in_process(job, input, output, params, log):
@@ -114,7 +121,7 @@ def study_countries(study):
 
 
 def study_shards(study):
-    return shards.shards(study_countries(study), selected_conditions())
+    return shards.shards(study_countries(study), selected_conditions(study))
 
 
 def prompts_of_shard(shard):
@@ -170,7 +177,8 @@ def language_shards(lang):
     `none` if a condition without a target country asks for it."""
     available = sorted(p.stem for p in Path(config["templates"]).glob("*.yaml"))
     out = [s for s in all_shards() if s != shards.NONE and country_names.native_language(s, available) == lang]
-    if any(lang in c["languages"] for c in shards.world_conditions(selected_conditions()).values()):
+    if any(lang in c["languages"] for study in STUDIES
+           for c in shards.world_conditions(selected_conditions(study)).values()):
         out.insert(0, shards.NONE)
     return out
 
@@ -180,7 +188,9 @@ def final_outputs():
     for study in STUDIES:
         out += [f"results/{study}/stats/{a}.csv" for a in analyses(study)]
         out += [f"results/{study}/figures/forest_{a}.png" for a in analyses(study)]
-        if study in DIST_STUDIES:
+        if study in LABEL_STUDIES:
+            out += [f"results/{study}/figures/label_{f}.png" for f in ("accuracy", "difference")]
+        elif study in DIST_STUDIES:
             out.append(f"results/{study}/figures/models_vs_baselines.png")
             out += [f"results/{study}/figures/{f}.png" for f in ("steerability", "stability", "position_bias")]
             out += [f"results/{study}/figures/heatmap_{m}.png" for m in MODELS]
@@ -196,6 +206,8 @@ def distribution_files(wildcards):
 def stats_input(wildcards):
     if study_kind(config, wildcards.study) == "scores":
         return f"results/{wildcards.study}/hofstede/errors.parquet"
+    if study_kind(config, wildcards.study) == "labels":
+        return f"results/{wildcards.study}/labels/predictions.parquet"
     return f"results/{wildcards.study}/alignment.parquet"
 
 
@@ -224,7 +236,10 @@ def summary_inputs(wildcards):
             files[f"{study}__responses__{model}"] = f"results/{study}/responses/{model}.parquet"
         for a in analyses(study):
             files[f"{study}__stats__{a}"] = f"results/{study}/stats/{a}.csv"
-        if study in DIST_STUDIES:
+        if study in LABEL_STUDIES:
+            for name in ("scores", "differences"):
+                files[f"{study}__labels__{name}"] = f"results/{study}/labels/{name}.csv"
+        elif study in DIST_STUDIES:
             files[f"{study}__alignment"] = f"results/{study}/alignment.parquet"
             for name in ("steerability", "us_centric_gap", "extrapolability", "rank_correlation"):
                 files[f"{study}__robustness__{name}"] = f"results/{study}/robustness/{name}.csv"

@@ -10,6 +10,8 @@ checkpoint import_survey:
         notes="results/{study}/survey/notes.txt",
         # split-half agreement of the respondents per (item, country): microdata formats only (wvs7)
         ceiling="results/{study}/survey/split_half.parquet",
+        # gold label per (item, culture): label tasks only (culemo)
+        labels="results/{study}/survey/labels.parquet",
     params:
         spec=study_spec,
     log:

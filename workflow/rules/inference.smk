@@ -92,6 +92,7 @@ rule distributions:
         is_baseline=lambda wc: wc.model in BASELINES,
         countries=config["countries"],
         js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
+        kind=lambda wc: study_kind(config, wc.study),
     log:
         "logs/{study}/distributions/{model}.log",
     conda:
@@ -106,6 +107,7 @@ rule reference_distributions:
         # answered here, through the same requests, records and parsers as a real model's answers
         survey_items="results/{study}/survey/items.parquet",
         targets="results/{study}/survey/targets.parquet",
+        labels="results/{study}/survey/labels.parquet",  # gold labels: the label baselines
     output:
         responses="results/{study}/responses/{model}.parquet",
         distributions="results/{study}/distributions/{model}.parquet",
@@ -121,6 +123,7 @@ rule reference_distributions:
         is_baseline=lambda wc: wc.model in BASELINES,
         countries=config["countries"],
         js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
+        kind=lambda wc: study_kind(config, wc.study),
     log:
         "logs/{study}/distributions/{model}.log",
     conda:

@@ -18,7 +18,7 @@ rule render_prompts:
         "results/{study}/prompts/{shard}.parquet",
     params:
         spec=study_spec,
-        conditions=selected_conditions(),
+        conditions=study_conditions_of,
         paraphrases=config["paraphrases"],
         option_orders=config["option_orders"],
         # only the shard without a target country depends on the selection (the items it asks)
@@ -51,7 +51,7 @@ rule prompts:
         ),
     params:
         spec=study_spec,
-        conditions=selected_conditions(),
+        conditions=study_conditions_of,
         countries=config["countries"],
         templates_dir=config["templates"],
     log:

@@ -11,7 +11,8 @@ def responses_of(sm, prompts: pd.DataFrame) -> pd.DataFrame:
     and deterministic: no answer files, no store); any other model's come from its answer files
     per shard (results/answers/<model>/<shard>.parquet), this study's rows."""
     if "answers" not in sm.input.keys():
-        backend = backends.make(sm.wildcards.model, sm.params.spec, targets=pd.read_parquet(sm.input.targets))
+        backend = backends.make(sm.wildcards.model, sm.params.spec, targets=pd.read_parquet(sm.input.targets),
+                                labels=pd.read_parquet(sm.input.labels))
         table, stats = engine.run(prompts, backend, None)
         logging.info("%s", stats.line())
         return table
@@ -20,12 +21,25 @@ def responses_of(sm, prompts: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True).drop(columns="study")
 
 
+def names_of_options(sm, prompts: pd.DataFrame):
+    """Label tasks: per prompt row, the accepted names of each option (its text in the item's language
+    and in English), so a sampled answer naming the label instead of its letter counts
+    (culturelens.elicit); None elsewhere: survey answers are read by their letter only."""
+    if sm.params.kind != "labels":
+        return None
+    items = pd.read_parquet(sm.input.survey_items, columns=["item_id", "lang", "options"])
+    english = {i: list(o) for i, lang, o in items.itertuples(index=False) if lang == "en"}
+    names = {(i, lang): [tuple(dict.fromkeys((n, e))) for n, e in zip(o, english.get(i, o))]
+             for i, lang, o in items.itertuples(index=False)}
+    return [names.get(key) for key in zip(prompts["item_id"], prompts["item_lang"])]
+
+
 def main(sm):
     # what the answers and their parsing need (not the prompt texts: the answers are keyed by prompt_id)
     prompts = pd.read_parquet(sm.input.prompts, columns=[*elicit.META, "labels", "shown_options"])
     responses = responses_of(sm, prompts)
     responses.to_parquet(sm.output.responses)
-    dist, invalid = elicit.distributions(prompts, responses, sm.params.method)
+    dist, invalid = elicit.distributions(prompts, responses, sm.params.method, option_texts=names_of_options(sm, prompts))
     dist.insert(0, "model", sm.wildcards.model)
     invalid.insert(0, "model", sm.wildcards.model)
     logging.info("%d prompt rows with a distribution, %d without (%s)", dist["prompt_id"].nunique(),
@@ -45,7 +59,9 @@ def cells(sm, dist: pd.DataFrame, bias: pd.DataFrame) -> pd.DataFrame:
     In this job, not one of its own: a job costs seconds of imports, and there is one per study
     and model."""
     targets = pd.read_parquet(sm.input.targets)
-    if targets.empty:   # a study of scores (VSM 2013): no answer distributions to compare with
+    # a study of scores (VSM 2013): no answer distributions to compare with; a label task is scored
+    # against gold labels instead (rule label_scores)
+    if targets.empty or sm.params.kind == "labels":
         return pd.DataFrame(columns=[*alignment.COLUMNS, "consistency", "order_tv", "primacy"])
     items = pd.read_parquet(sm.input.survey_items)
     if sm.params.countries:  # default prompting is compared with the configured countries only

@@ -4,13 +4,13 @@ import pandas as pd
 
 import _common
 from culturelens import surveys
-from culturelens.surveys import wvs7
+from culturelens.surveys import culemo, wvs7
 
 
 def main(sm):
     spec = sm.params.spec
     tables = surveys.load(spec["format"], sm.wildcards.study, spec["paths"],
-                          strict_countries=spec.get("strict_countries", False))
+                          strict_countries=spec.get("strict_countries", False), label_set=spec.get("label_set"))
     tables.items.to_parquet(sm.output.raw_survey_items)
     tables.targets.to_parquet(sm.output.raw_targets)
     items, targets, left_out = surveys.exclude_flagged(tables.items, tables.targets)
@@ -20,6 +20,8 @@ def main(sm):
     tables.scores.to_parquet(sm.output.scores)
     ceiling = tables.ceiling if tables.ceiling is not None else pd.DataFrame(columns=wvs7.CEILING_COLUMNS)
     ceiling.to_parquet(sm.output.ceiling)
+    labels = tables.labels if tables.labels is not None else pd.DataFrame(columns=culemo.LABEL_COLUMNS)
+    labels.to_parquet(sm.output.labels)
     notes = list(tables.report) + left_out
     notes.append(f"{items['item_id'].nunique()} items, {targets['country'].nunique()} countries with "
                  f"answer distributions, {tables.scores['country'].nunique() if len(tables.scores) else 0} "

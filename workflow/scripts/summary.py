@@ -47,6 +47,9 @@ def load_study(study, inputs, models) -> tuple[dict, dict]:
     ceiling = pd.read_parquet(inputs[f"{study}__ceiling"])
     if len(ceiling):
         entry["ceiling"] = ceiling
+    if f"{study}__labels__scores" in inputs:
+        entry["label_scores"] = pd.read_csv(inputs[f"{study}__labels__scores"])
+        entry["label_differences"] = pd.read_csv(inputs[f"{study}__labels__differences"])
     if f"{study}__correlations" in inputs:
         entry["correlations"] = pd.read_csv(inputs[f"{study}__correlations"])
     entry["notes"] = [n for n in notes if n]

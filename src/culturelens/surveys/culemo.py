@@ -9,8 +9,9 @@ the dataset's own; the paper pairs them with a country (``LANGUAGES``); English 
 The files are not in the same row order and a few English texts differ slightly, so a language row
 is joined to ``eng.tsv`` on its English text: exactly after case-folding and collapsing whitespace
 and final punctuation, else the closest English text with difflib similarity >= 0.9 (reported). A
-question repeated in a file is paired with the repeats in ``eng.tsv`` in order of appearance
-(reported, with its labels where they differ). Rows that match nothing are left out and reported.
+question repeated in a file is one item, its first row in each file: the repeats would be the very
+same prompt, which a model can answer only once (the repeats are reported, with their labels where
+these differ). Rows that match nothing are left out and reported.
 
 Tables (a task of kind ``labels``):
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -94,12 +95,13 @@ def _native_names(table: pd.DataFrame, code: str, label_set: str, names: list[st
     return out
 
 
-def _match(table: pd.DataFrame, eng_keys: list[str], path: Path, report: list[str]) -> list[int | None]:
+def _match(table: pd.DataFrame, eng_keys: list[str], path: Path, report: list[str],
+           label_set: str) -> list[int | None]:
     """The eng.tsv row each row of ``table`` is (see the module docstring), or None."""
-    positions: dict[str, list[int]] = defaultdict(list)
+    positions: dict[str, int] = {}
     for i, key in enumerate(eng_keys):
-        positions[key].append(i)
-    used: dict[str, int] = Counter()
+        positions.setdefault(key, i)
+    used: set[str] = set()
     out: list[int | None] = []
     fuzzy, unmatched, surplus = [], [], []
     for row, text in enumerate(table["text_eng"]):
@@ -112,13 +114,12 @@ def _match(table: pd.DataFrame, eng_keys: list[str], path: Path, report: list[st
                 continue
             fuzzy.append((row + 2, close[0]))
             key = close[0]
-        k = used[key]
-        if k >= len(positions[key]):
-            surplus.append(row + 2)
+        if key in used:
+            surplus.append((row + 2, table[f"{label_set}_eng"].iloc[row]))
             out.append(None)
             continue
-        used[key] += 1
-        out.append(positions[key][k])
+        used.add(key)
+        out.append(positions[key])
     if fuzzy:
         report.append(f"{path.name}: {len(fuzzy)} rows joined to eng.tsv by a close English text (similarity "
                       f">= {SIMILARITY}): rows {', '.join(str(r) for r, _ in fuzzy)}")
@@ -126,8 +127,8 @@ def _match(table: pd.DataFrame, eng_keys: list[str], path: Path, report: list[st
         report.append(f"{path.name}: {len(unmatched)} rows match no English question of eng.tsv and are left out: "
                       f"rows {', '.join(map(str, unmatched[:20]))}")
     if surplus:
-        report.append(f"{path.name}: rows {', '.join(map(str, surplus))} repeat a question more often than eng.tsv "
-                      f"does and are left out")
+        report.append(f"{path.name}: rows {', '.join(str(r) for r, _ in surplus)} repeat a question of an earlier row "
+                      f"and are left out (their labels: {', '.join(lab for _, lab in surplus)})")
     return out
 
 
@@ -147,17 +148,23 @@ def load(study: str, paths: dict[str, str], *, strict_countries: bool = False,
         raise InputError(eng_path, "file", "an existing file")
     eng = _read(eng_path, ["text_eng", f"{label_set}_eng"])
     eng_keys = [_key(t) for t in eng["text_eng"]]
-    ids = [f"culemo-{i + 1:03d}" for i in range(len(eng))]
-    repeated = [k for k, n in Counter(eng_keys).items() if n > 1]
-    for key in repeated:
-        rows = [i + 2 for i, k in enumerate(eng_keys) if k == key]
-        report.append(f"eng.tsv: the question '{key[:70]}' appears {len(rows)} times (rows {rows}); each "
-                      f"repeat is its own item, paired with the repeats of the other files in order")
-    items = [{"study": study, "item_id": i, "lang": "en", "translation": "original", "question": t.strip(),
-              "options": list(names), "non_substantive": [False] * len(names), "scale": "nominal",
-              "source": "CuLEmo", "topic": label_set} for i, t in zip(ids, eng["text_eng"])]
-    labels = [{"study": study, "item_id": i, "country": NO_COUNTRY, "lang": "en", "option_index": g,
-               "label": names[g]} for i, g in zip(ids, _gold(eng, eng_path, f"{label_set}_eng", names))]
+    ids = [f"culemo-{i + 1:03d}" for i in range(len(eng))]   # by row: stable when a repeat is removed
+    first = {}
+    for i, key in enumerate(eng_keys):
+        first.setdefault(key, i)
+    eng_gold = _gold(eng, eng_path, f"{label_set}_eng", names)
+    for key in (k for k, n in Counter(eng_keys).items() if n > 1):
+        rows = [i for i, k in enumerate(eng_keys) if k == key]
+        report.append(f"eng.tsv: the question '{key[:60]}' appears {len(rows)} times (rows {[i + 2 for i in rows]}, "
+                      f"labels {[names[eng_gold[i]] for i in rows]}); it is one item, its first row")
+    keep = sorted(first.values())
+    items = [{"study": study, "item_id": ids[i], "lang": "en", "translation": "original",
+              "question": eng["text_eng"].iloc[i].strip(), "options": list(names),
+              "non_substantive": [False] * len(names), "scale": "nominal", "source": "CuLEmo", "topic": label_set}
+             for i in keep]
+    labels = [{"study": study, "item_id": ids[i], "country": NO_COUNTRY, "lang": "en", "option_index": eng_gold[i],
+               "label": names[eng_gold[i]]} for i in keep]
+    english = {i: row for row, i in enumerate(keep)}   # eng row → its entry in items
     targets = []
     for code, path in sorted(paths.items()):
         if code == "eng" or not path:
@@ -170,24 +177,19 @@ def load(study: str, paths: dict[str, str], *, strict_countries: bool = False,
         gold = _gold(table, path, f"{label_set}_eng", names)
         native = _native_names(table, code, label_set, names, path, report)
         seen: dict[int, int] = {}
-        for row, (pos, text, g) in enumerate(zip(_match(table, eng_keys, path, report), table[f"text_{code}"], gold)):
+        for row, (pos, text, g) in enumerate(zip(_match(table, eng_keys, path, report, label_set), table[f"text_{code}"], gold)):
             if pos is None:
                 continue
             seen[pos] = g
             item = ids[pos]
-            items.append({**items[pos], "lang": lang, "translation": "human", "question": text.strip(),
+            items.append({**items[english[pos]], "lang": lang, "translation": "human", "question": text.strip(),
                           "options": list(native)})
             labels.append({"study": study, "item_id": item, "country": country, "lang": lang, "option_index": g,
                            "label": names[g]})
             targets += [{"study": study, "item_id": item, "country": country, "option_index": k,
                          "share": float(k == g), "n": float("nan"), "survey_name": f"CuLEmo {code}"}
                         for k in range(len(names))]
-        for key in repeated:
-            golds = sorted({names[seen[i]] for i, k in enumerate(eng_keys) if k == key and i in seen})
-            if len(golds) > 1:
-                report.append(f"{path.name}: the repeated question '{key[:50]}' has different gold labels "
-                              f"({', '.join(golds)}); both are kept")
-        missing = len(ids) - len(seen)
+        missing = len(keep) - len(seen)
         report.append(f"{path.name}: {len(seen)} questions with a {label_set} label for {country} ({lang})"
                       + (f"; {missing} questions of eng.tsv have no row here" if missing else ""))
     return SurveyTables(items_frame(items), targets_frame(targets), scores_frame([]), report,
