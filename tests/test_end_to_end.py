@@ -53,6 +53,35 @@ def test_results_tree(run):
     assert "oracle" in (run / "results/summary.md").read_text()
 
 
+def test_label_task_scored_against_each_cultures_gold(run):
+    """CuLEmo runs in the default workflow: every answer is scored against the gold label of its
+    culture, the baselines are what they claim, and the logistic model names its engine."""
+    pred = pd.read_parquet(run / "results/culemo/labels/predictions.parquet")
+    gold = pd.read_parquet(run / "results/culemo/survey/labels.parquet")
+    # the selected countries with CuLEmo data (DE, MX) and `none` (English annotation, default prompting)
+    assert set(pred["country"]) == {"DE", "MX", "none"}
+    assert set(pred["condition"]) == {"default", "cross_national", "linguistic", "native_persona"}
+    merged = pred.merge(gold, on=["item_id", "country"])
+    assert (merged["gold"] == merged["option_index"]).all() and len(merged) == len(pred)
+    # in-language rows are in the country's language, English rows name the country
+    native = pred[pred["condition"].isin(["linguistic", "native_persona"])]
+    assert set(zip(native["country"], native["prompt_lang"])) == {("DE", "de"), ("MX", "es")}
+    scores = pd.read_csv(run / "results/culemo/labels/scores.csv").set_index(["model", "condition", "country"])
+    assert (scores.loc["oracle", "accuracy"] == 1).all()
+    assert scores.loc[("english-label", "default", "none"), "accuracy"] == 1   # it is the English annotation
+    assert scores.loc[("uniform", "cross_national", "DE"), "accuracy"] == pytest.approx(1 / 6, abs=0.05)
+    # the majority baseline: the share of DE's questions whose gold is DE's most frequent label
+    de = gold[gold["country"] == "DE"]["option_index"]
+    assert scores.loc[("majority-label", "native_persona", "DE"), "accuracy"] == pytest.approx(
+        de.value_counts(normalize=True).iloc[0])
+    stats = pd.read_csv(run / "results/culemo/stats/correct_by_condition.csv")
+    assert stats["engine"].str.contains("Binomial|logistic|Logit", case=False).all()
+    summary = (run / "results/summary.md").read_text()
+    assert "### Label task: accuracy and macro-F1" in summary
+    for f in ("label_accuracy.png", "label_difference.png", "forest_correct_by_condition.png"):
+        assert (run / "results/culemo/figures" / f).is_file()
+
+
 def test_manifest_names_the_environment(run):
     import hashlib
     import json

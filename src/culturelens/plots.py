@@ -681,10 +681,10 @@ def label_accuracy(scores: pd.DataFrame, path, chance: float | None = None) -> P
         ax.set_title(model)
         ax.set_xlabel("accuracy")
     handles = [Patch(color=colours[c], label=c) for c in conditions]
-    fig.legend(handles=handles, title="condition", loc="lower center", ncol=len(conditions), bbox_to_anchor=(0.5, 0))
+    fig.legend(handles=handles, title="condition", loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle("Accuracy against each culture's gold label" + _study_suffix(scores)
                  + (" (dashed: uniform guess)" if chance is not None else ""))
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout()
     return _save(fig, path)
 
 
