@@ -42,14 +42,19 @@ except InputError as err:
 STUDIES = list(config["studies"])
 MODELS = list(config["models"])
 BASELINES = [m for m in MODELS if config["catalog"]["models"][m]["provider"] == "reference"]
+# answers collected elsewhere, read from a file (culturelens.imported): answered in-process like the
+# reference respondents, but a model, not a baseline
+IMPORTED = [m for m in MODELS if config["catalog"]["models"][m]["provider"] == "imported"]
+IN_PROCESS = BASELINES + IMPORTED
 VLLM_MODELS = [m for m in MODELS if config["catalog"]["models"][m]["provider"] == "vllm"]
 # regexes for the three inference rules ("(?!)" matches nothing when a list is empty)
 VLLM_PATTERN = "|".join(map(re.escape, VLLM_MODELS)) or "(?!)"
-REFERENCE_PATTERN = "|".join(map(re.escape, BASELINES)) or "(?!)"
-API_PATTERN = "|".join(re.escape(m) for m in MODELS if m not in VLLM_MODELS and m not in BASELINES) or "(?!)"
+REFERENCE_PATTERN = "|".join(map(re.escape, IN_PROCESS)) or "(?!)"
+IMPORTED_PATTERN = "|".join(map(re.escape, IMPORTED)) or "(?!)"
+API_PATTERN = "|".join(re.escape(m) for m in MODELS if m not in VLLM_MODELS and m not in IN_PROCESS) or "(?!)"
 # models with answer files per shard (API and vLLM; reference respondents answer inside their
 # study's `reference_distributions` job)
-ANSWERED = [m for m in MODELS if m not in BASELINES]
+ANSWERED = [m for m in MODELS if m not in IN_PROCESS]
 ANSWERED_PATTERN = "|".join(map(re.escape, ANSWERED)) or "(?!)"
 DIST_STUDIES = [s for s in STUDIES if study_kind(config, s) == "distributions"]
 SCORE_STUDIES = [s for s in STUDIES if study_kind(config, s) == "scores"]
@@ -83,6 +88,19 @@ def survey_files(wildcards):
 
 def analyses(study):
     return config["catalog"]["analyses"][study_kind(config, study)]
+
+
+def imported_answers(wildcards):
+    """An imported model's answers to the study (rule import_answers); nothing for other models."""
+    if wildcards.model in IMPORTED:
+        return [f"results/{wildcards.study}/imported/{wildcards.model}.parquet"]
+    return []
+
+
+def elicitation_method(wildcards):
+    """How a model's answers are parsed: imported answers are stated probabilities."""
+    spec = model_spec(wildcards)
+    return "verbalized" if spec["provider"] == "imported" else spec["elicitation"]["method"]
 
 
 def template_files(wildcards):
@@ -148,7 +166,7 @@ def slice_answers(shards_of, models):
     files, labels = [], []
     for m in models:
         for s in shards_of:
-            if m in BASELINES:
+            if m in IN_PROCESS:
                 studies = [st for st in STUDIES if s in study_shards(st)]
                 files += [f"results/{st}/responses/{m}.parquet" for st in studies]
                 labels += [(m, s, st) for st in studies]
@@ -231,6 +249,8 @@ def summary_inputs(wildcards):
         files[f"{study}__notes"] = f"results/{study}/survey/notes.txt"
         files[f"{study}__ceiling"] = f"results/{study}/survey/split_half.parquet"
         files[f"{study}__prompt_notes"] = f"results/{study}/prompts_notes.txt"
+        for model in IMPORTED:
+            files[f"{study}__imported__{model}"] = f"results/{study}/imported/{model}.notes.txt"
         for model in MODELS:
             files[f"{study}__invalid__{model}"] = f"results/{study}/distributions/{model}.invalid.parquet"
             files[f"{study}__responses__{model}"] = f"results/{study}/responses/{model}.parquet"

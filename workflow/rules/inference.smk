@@ -87,7 +87,7 @@ rule distributions:
     wildcard_constraints:
         model=ANSWERED_PATTERN,
     params:
-        method=lambda wc: model_spec(wc)["elicitation"]["method"],
+        method=elicitation_method,
         # the model's alignment cells (written by the same job)
         is_baseline=lambda wc: wc.model in BASELINES,
         countries=config["countries"],
@@ -108,6 +108,7 @@ rule reference_distributions:
         survey_items="results/{study}/survey/items.parquet",
         targets="results/{study}/survey/targets.parquet",
         labels="results/{study}/survey/labels.parquet",  # gold labels: the label baselines
+        imported=imported_answers,
     output:
         responses="results/{study}/responses/{model}.parquet",
         distributions="results/{study}/distributions/{model}.parquet",
@@ -118,7 +119,7 @@ rule reference_distributions:
         model=REFERENCE_PATTERN,
     params:
         spec=model_spec,
-        method=lambda wc: model_spec(wc)["elicitation"]["method"],
+        method=elicitation_method,
         # the model's alignment cells (written by the same job)
         is_baseline=lambda wc: wc.model in BASELINES,
         countries=config["countries"],
@@ -130,6 +131,29 @@ rule reference_distributions:
         "../../envs/core.yaml"
     script:
         "../scripts/distributions.py"
+
+
+rule import_answers:
+    # answers collected elsewhere (provider: imported), matched to the study's items and options;
+    # every row not used is named in the notes (culturelens.imported)
+    input:
+        answers=lambda wc: model_spec(wc)["path"],
+        survey_items="results/{study}/survey/items.parquet",
+        raw_survey_items="results/{study}/survey/raw_items.parquet",
+    output:
+        answers="results/{study}/imported/{model}.parquet",
+        notes="results/{study}/imported/{model}.notes.txt",
+    wildcard_constraints:
+        model=IMPORTED_PATTERN,
+    params:
+        spec=model_spec,
+        conditions=lambda wc: list(selected_conditions(wc.study)),
+    log:
+        "logs/{study}/imported/{model}.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/import_answers.py"
 
 
 rule preview:

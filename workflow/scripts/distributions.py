@@ -11,8 +11,9 @@ def responses_of(sm, prompts: pd.DataFrame) -> pd.DataFrame:
     and deterministic: no answer files, no store); any other model's come from its answer files
     per shard (results/answers/<model>/<shard>.parquet), this study's rows."""
     if "answers" not in sm.input.keys():
+        imported = pd.read_parquet(sm.input.imported[0]) if sm.input.imported else None
         backend = backends.make(sm.wildcards.model, sm.params.spec, targets=pd.read_parquet(sm.input.targets),
-                                labels=pd.read_parquet(sm.input.labels))
+                                labels=pd.read_parquet(sm.input.labels), answers=imported)
         table, stats = engine.run(prompts, backend, None)
         logging.info("%s", stats.line())
         return table

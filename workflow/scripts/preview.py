@@ -13,6 +13,9 @@ def main(sm):
     for model in sm.params.models:
         spec = sm.params.catalog[model]
         store = ResponseStore(sm.params.store, model)
+        if spec["provider"] == "imported":   # read from a file: nothing to send
+            rows.append({"model": model, "provider": "imported", "price_note": "answers read from " + spec["path"]})
+            continue
         if spec["provider"] == "reference":
             for study in prompts:
                 backend = backends.make(model, spec, targets=targets[study])

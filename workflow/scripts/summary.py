@@ -28,6 +28,9 @@ def load_study(study, inputs, models) -> tuple[dict, dict]:
     notes = Path(inputs[f"{study}__notes"]).read_text(encoding="utf-8").splitlines()
     notes += Path(inputs[f"{study}__prompt_notes"]).read_text(encoding="utf-8").splitlines()
     entry, counts = {"stats": {}}, {}
+    for key, path in inputs.items():   # answers imported from a file: what was used, what was not
+        if key.startswith(f"{study}__imported__"):
+            notes += Path(path).read_text(encoding="utf-8").splitlines()
     for model in models:
         counts[model], failures = response_counts(inputs[f"{study}__responses__{model}"])
         if failures:

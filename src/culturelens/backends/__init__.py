@@ -80,6 +80,10 @@ def make(name: str, spec: Mapping, **context) -> Backend:
         from .reference import ReferenceRespondent
 
         return ReferenceRespondent(name, spec, **context)
+    if provider == "imported":
+        from .imported import ImportedAnswers
+
+        return ImportedAnswers(name, spec, **context)
     if provider == "litellm" and spec.get("client", "litellm") == "litellm":
         from .litellm_backend import LiteLLMBackend
 

@@ -1,0 +1,171 @@
+"""Answers collected elsewhere, imported as a model (culturelens.imported, provider: imported).
+
+The file is written in the layout published GlobalOpinionQA reproductions use: one row per
+(question, country) with the model's and the humans' distributions over all of the question's options
+as Python list reprs and the per-question similarity 1 − JSD (scipy's natural-log default). Imported
+through the whole workflow, the model's per-item js_sim must equal the file's own figure.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy.spatial.distance import jensenshannon
+
+from culturelens import imported, surveys
+from culturelens.errors import InputError
+from culturelens.surveys.common import CountryMapper
+from workspace import copy_workflow
+
+ROOT = Path(__file__).resolve().parents[1]
+GOQA = ROOT / "resources/surveys/goqa/global_opinions_sample.csv"
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+NAMES = {"Britain": "GB", "Japan": "JP", "Germany": "DE", "Brazil": "BR"}
+
+
+def _official_rows(n_questions=12):
+    """(question, country name, human shares over ALL options, options) from the official layout."""
+    import ast
+
+    table = pd.read_csv(GOQA)
+    out = []
+    for _, row in table.iterrows():
+        selections = ast.literal_eval(row["selections"][row["selections"].index("{"): -1])
+        options = ast.literal_eval(row["options"])
+        for name in NAMES:
+            if name in selections and sum(selections[name]) > 0 and len(selections[name]) == len(options):
+                out.append((row["question"], name, list(selections[name]), options))
+        if len({q for q, *_ in out}) >= n_questions:
+            break
+    return out
+
+
+def published_file(path: Path, seed: int = 7) -> pd.DataFrame:
+    """A reproduction's output: model_probs, human_probs and js_sim per (question, country)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for question, country, human, options in _official_rows():
+        model = rng.dirichlet(np.ones(len(options)))
+        rows.append({"question": question, "country": country, "model_probs": repr([float(x) for x in model]),
+                     "human_probs": repr(human), "js_sim": 1 - jensenshannon(model, human)})
+    table = pd.DataFrame(rows)
+    table.to_csv(path, index=False)
+    return table
+
+
+SPEC = {"provider": "imported", "columns": {"question": "item", "model_probs": "distribution"},
+        "defaults": {"study": "goqa", "condition": "cross_national"}}
+
+
+@pytest.fixture(scope="module")
+def goqa():
+    tables = surveys.load("goqa", "goqa", {"csv": str(GOQA)})
+    items, targets, _ = surveys.exclude_flagged(tables.items, tables.targets)
+    return tables.items, items, targets
+
+
+def _load(path, goqa, keep=True, spec=SPEC):
+    raw, items, targets = goqa
+    view, _ = surveys.substantive_view(items, targets, keep)
+    return imported.load(path, spec, "goqa", view, raw, ["default", "cross_national"], mapper=CountryMapper(path))
+
+
+def test_published_layout_is_read_by_question_text_and_country_name(tmp_path, goqa):
+    file = published_file(tmp_path / "published.csv")
+    answers, notes = _load(tmp_path / "published.csv", goqa)
+    assert len(answers) == len(file)
+    assert set(answers["country"]) <= set(NAMES.values()) and set(answers["condition"]) == {"cross_national"}
+    first = answers.iloc[0]
+    assert np.isclose(sum(first["probs"]), 1)
+    assert "imported from" in notes[0] and len(notes) == 1
+
+
+def test_non_substantive_options_are_dropped_as_in_the_survey(tmp_path, goqa):
+    """With the study dropping "Don't know" etc., the imported answer is renormalised the same way."""
+    published_file(tmp_path / "published.csv")
+    kept, _ = _load(tmp_path / "published.csv", goqa, keep=False)
+    full, _ = _load(tmp_path / "published.csv", goqa, keep=True)
+    raw, items, targets = goqa
+    view, _ = surveys.substantive_view(items, targets, False)
+    kept_of = dict(zip(view["item_id"], view["kept_options"]))
+    merged = kept.merge(full, on=imported.KEY, suffixes=("", "_full"))
+    assert len(merged) == len(kept)
+    for _, row in merged.iterrows():
+        part = np.asarray(row["probs_full"])[list(kept_of[row["item_id"]])]
+        assert np.allclose(row["probs"], part / part.sum())
+
+
+def test_rows_that_cannot_be_used_are_named_with_their_row(tmp_path, goqa):
+    table = published_file(tmp_path / "published.csv")
+    bad = pd.concat([table.iloc[:3],
+                     pd.DataFrame([{**table.iloc[0], "model_probs": "[0.5, 0.5]"},          # wrong option count
+                                   {**table.iloc[0], "question": "Not a question of this survey"},
+                                   {**table.iloc[1], "country": "Atlantis"},
+                                   {**table.iloc[2], "country": "India (Current national sample)", "model_probs": "oops"},
+                                   table.iloc[1].to_dict()])], ignore_index=True)  # a repeat of row 3
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    answers, notes = _load(tmp_path / "bad.csv", goqa)
+    text = "\n".join(notes)
+    assert "2 probabilities for item" in text and "(rows 5)" in text
+    assert "item not in the study (by id or question text) (rows 6)" in text
+    assert "unknown country 'Atlantis'" in text and "(rows 7)" in text
+    assert "repeated answer" in text and "rows [3, 9]" in text
+    assert len(answers) == 2     # rows 2 and 4; row 3 and its repeat are both left out
+
+
+def test_labels_and_free_text_answers(tmp_path, goqa):
+    raw, items, _ = goqa
+    item = items.iloc[0]
+    rows = [{"item": item["item_id"], "country": "JP", "label": item["options"][1]},
+            {"item": item["item_id"], "country": "DE", "label": "1"},
+            {"item": item["item_id"], "country": "BR", "label": "no such option"}]
+    pd.DataFrame(rows).to_json(tmp_path / "labels.jsonl", orient="records", lines=True)
+    spec = {"provider": "imported", "defaults": {"study": "goqa", "condition": "cross_national"}}
+    answers, notes = _load(tmp_path / "labels.jsonl", goqa, spec=spec)
+    got = answers.set_index("country")["probs"].to_dict()
+    k = len(item["options"])
+    assert got["JP"] == list(np.eye(k)[1]) and got["DE"] == list(np.eye(k)[0])
+    assert "an option of item" in "\n".join(notes) and "(rows 3)" in "\n".join(notes)
+    texts = [{"item": item["question"], "country": "JP", "answer": a}
+             for a in ["B", f"**{item['options'][0]}**.", "B", "no idea"]]
+    pd.DataFrame(texts).to_csv(tmp_path / "texts.csv", index=False)
+    answers, notes = _load(tmp_path / "texts.csv", goqa, spec=spec)
+    probs = answers.iloc[0]["probs"]
+    assert probs[0] == pytest.approx(1 / 3) and probs[1] == pytest.approx(2 / 3)   # three draws used
+    assert "answer names no option" in "\n".join(notes)
+
+
+def test_a_file_without_an_answer_column_is_an_input_error(tmp_path, goqa):
+    pd.DataFrame([{"item": "x", "country": "JP"}]).to_csv(tmp_path / "none.csv", index=False)
+    with pytest.raises(InputError, match="exactly one of"):
+        _load(tmp_path / "none.csv", goqa, spec={"provider": "imported", "defaults": {"study": "goqa",
+                                                                                    "condition": "default"}})
+
+
+@pytest.mark.e2e
+def test_imported_model_reproduces_the_files_own_js_similarity(tmp_path):
+    (tmp_path / "w").mkdir()
+    work = copy_workflow(tmp_path / "w")
+    file = published_file(work / "published.csv")
+    extra = {"catalog": {"models": {"published": {**SPEC, "path": "published.csv"}},
+                         "studies": {"goqa": {"keep_non_substantive": True, "js_base": "e"}}}}
+    (work / "extra.yaml").write_text(yaml.safe_dump(extra))
+    cmd = [SNAKEMAKE, "--cores", "2", "--configfile", "config/config.yaml", "extra.yaml", "--config",
+           "studies=[goqa]", "models=[uniform,published]", "conditions=[cross_national]", "paraphrases=1",
+           "countries=[GB,JP,DE,BR]"]
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    cells = pd.read_parquet(work / "results/goqa/alignment.parquet")
+    ours = cells[cells["model"] == "published"]
+    items = surveys.read_table(work / "results/goqa/survey/items.parquet")
+    by_text = dict(zip(items["question"], items["item_id"]))
+    expected = file.assign(item_id=file["question"].map(by_text), country=file["country"].map(NAMES))
+    merged = expected.merge(ours, on=["item_id", "country"], suffixes=("_file", ""))
+    assert len(merged) == len(expected)    # every answer of the file was used and compared
+    assert np.allclose(merged["js_sim"], merged["js_sim_file"], atol=1e-9)
+    summary = (work / "results/summary.md").read_text()
+    assert f"published: published.csv: {len(file)} answers of study goqa imported from {len(file)} rows" in summary
