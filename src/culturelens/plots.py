@@ -463,8 +463,10 @@ def pretty_term(term: str) -> str:
     return " × ".join(parts)
 
 
-def forest_plot(coefficients: pd.DataFrame, path, title: str) -> Path:
-    """Fixed-effect estimates with their confidence intervals (intercept left out)."""
+def forest_plot(coefficients: pd.DataFrame, path, title: str,
+                xlabel: str = "fixed-effect estimate (95 % CI)") -> Path:
+    """Fixed-effect estimates with their confidence intervals (intercept left out); ``xlabel``
+    names the scale (e.g. log-odds for a logistic model)."""
     data = coefficients if coefficients is not None else pd.DataFrame()
     if not data.empty:
         data = data[(data["kind"].astype(str) == "fixed")
@@ -490,7 +492,7 @@ def forest_plot(coefficients: pd.DataFrame, path, title: str) -> Path:
     ax.axvline(0, color="0.5", linestyle="--", linewidth=0.8)
     ax.set_yticks(y, labels, fontsize=_tick_fontsize(n))
     ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel("fixed-effect estimate (95 % CI)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("term")
     ax.grid(axis="x", color="0.92")
     ax.set_axisbelow(True)

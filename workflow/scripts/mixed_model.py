@@ -1,4 +1,5 @@
 import logging
+import textwrap
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -15,11 +16,15 @@ def main(sm):
     names = pq.read_schema(sm.input.table).names
     used = [c for c in dict.fromkeys(stats.formula_variables(spec["formula"], names) + list(random)) if c in names]
     table = pd.read_parquet(sm.input.table, columns=used or None)
-    fit = stats.fit_mixed(table, spec["formula"], random=random)
+    family = spec.get("family", "gaussian")
+    fit = stats.fit_mixed(table, spec["formula"], random=random, family=family)
     stats.write_fit(fit, sm.output.csv, sm.output.txt)
     coefficients = pd.read_csv(sm.output.csv)   # the figure shows exactly what the table says
     engine = coefficients["engine"].dropna().iloc[0] if "engine" in coefficients and len(coefficients) else "?"
-    plots.forest_plot(coefficients, sm.output.forest, title=f"{sm.wildcards.study}: {sm.wildcards.analysis}\nfitted by {engine}")
+    scale = "log-odds, " if fit.family == "binomial" else ""
+    fitted_by = "\n".join(textwrap.wrap(f"fitted by {engine}", 80))   # the binomial engine names its priors
+    plots.forest_plot(coefficients, sm.output.forest, title=f"{sm.wildcards.study}: {sm.wildcards.analysis}\n{fitted_by}",
+                      xlabel=f"fixed-effect estimate ({scale}95 % CI)")
     logging.info("fitted %s on %d rows: converged=%s; notes: %s", fit.formula, fit.n_obs, fit.converged, fit.notes)
 
 
