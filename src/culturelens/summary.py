@@ -499,7 +499,9 @@ def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | 
                 if coefficients is not None and "engine" in coefficients and coefficients["engine"].notna().any():
                     first = coefficients.dropna(subset=["engine"]).iloc[0]
                     method = f", {first['method']}" if isinstance(first.get("method"), str) else ""
-                    parts.append(f"Fitted by {first['engine']}{method}.\n")
+                    scale = " Estimates and variance components on the log-odds scale." if "binomial" in str(
+                        first["engine"]).lower() else ""
+                    parts.append(f"Fitted by {first['engine']}{method}.{scale}\n")
                 parts.append(fixed_effects_table(coefficients))
         notes = entry.get("notes") or []
         if notes:
