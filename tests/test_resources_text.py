@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "resources" / "templates"
 VSM_TRANSLATIONS = ROOT / "resources" / "surveys" / "vsm2013" / "translations"
 
-TEMPLATE_LANGS = ["en", "de", "es", "ar", "hi", "zh", "ja", "pt", "ru", "sw"]
+TEMPLATE_LANGS = ["en", "de", "es", "ar", "hi", "zh", "ja", "pt", "ru", "sw", "am"]
 VSM_LANGS = ["de", "es", "ar", "hi", "zh", "ja", "pt", "ru", "sw"]
 VSM_IDS = [f"{i:02d}" for i in range(1, 25)]
 # the English source of the translations (the authentic VSM 2013 wording)
@@ -49,7 +49,7 @@ PROVENANCE_KEYS = {"method", "source_language", "translator", "date", "reviewed"
 # the word for "letter" that every instruction must use (answers are Latin letters A, B, C, ...)
 LETTER_WORD = {
     "en": "letter", "de": "Buchstabe", "es": "letra", "pt": "letra", "ru": "букв",
-    "ar": "حرف", "hi": "अक्षर", "zh": "字母", "ja": "アルファベット", "sw": "herufi",
+    "ar": "حرف", "hi": "अक्षर", "zh": "字母", "ja": "アルファベット", "sw": "herufi", "am": "ፊደል",
 }
 
 
@@ -69,6 +69,8 @@ def _script_of(ch: str) -> str:
         return "katakana"
     if 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF:
         return "han"
+    if 0x1200 <= cp <= 0x139F or 0x2D80 <= cp <= 0x2DDF or 0xAB00 <= cp <= 0xAB2F:
+        return "ethiopic"
     if cp < 0x0250 or 0x1E00 <= cp <= 0x1EFF:
         return "latin"
     return "other"
@@ -105,6 +107,8 @@ def assert_script(lang: str, text: str, where: str) -> None:
         assert c.get("devanagari", 0) > 0 and share("devanagari") >= 0.9, f"{where}: expected Devanagari, got {c}"
     elif lang == "ru":
         assert c.get("cyrillic", 0) > 0 and share("cyrillic") >= 0.9, f"{where}: expected Cyrillic, got {c}"
+    elif lang == "am":
+        assert c.get("ethiopic", 0) > 0 and share("ethiopic") >= 0.9, f"{where}: expected Ethiopic script, got {c}"
     elif lang == "zh":
         assert c.get("han", 0) > 0 and share("han") >= 0.9, f"{where}: expected Han characters, got {c}"
         assert c.get("hiragana", 0) == 0 and c.get("katakana", 0) == 0, f"{where}: kana in Chinese text: {c}"
@@ -120,8 +124,10 @@ def test_script_check_rejects_wrong_script():
     """The script check itself must catch text in the wrong script."""
     assert_script("ar", "هذه هي الخيارات", "ok")
     assert_script("ja", "次の質問にお答えください", "ok")
+    assert_script("am", "አማራጮቹ እነዚህ ናቸው:", "ok")
     for lang, text in [("ar", "Here are the options"), ("hi", "Вот варианты"), ("zh", "次の質問にお答えください"),
-                       ("ja", "请回答以下调查问题并选择一个选项"), ("ru", "Here are the options"), ("de", "Вот варианты")]:
+                       ("ja", "请回答以下调查问题并选择一个选项"), ("ru", "Here are the options"), ("de", "Вот варианты"),
+                       ("am", "Here are the options"), ("am", "ये विकल्प हैं")]:
         with pytest.raises(AssertionError):
             assert_script(lang, text, "wrong")
 
