@@ -7,7 +7,8 @@ unchanged, and it produces on demand the faults a real provider will not (see `F
 Endpoints
 - `GET /health` → 200 `{"status": "ok"}` (no auth).
 - `GET /v1/models`, `GET /v1/models/{id}`: one model per name seen in a request, plus "fake-model".
-- `POST /v1/chat/completions`: answers survey questions. Option labels are the capital letters at line
+- `POST /v1/chat/completions`: answers survey questions (and, in JSON mode, item translation requests
+  of culturelens.translate: each text tagged "[<lang>] ", see `_translation`). Option labels are the capital letters at line
   starts of the last user message (`A. text`, `A) text`, `(A) text`), in order of appearance; a prompt
   without any gets the labels A-D. The answer distribution over them comes from
   `ServerConfig.distribution` (else a deterministic skewed one derived from a CRC-32 of the prompt).
@@ -137,6 +138,30 @@ def _labels(user_text: str) -> tuple[str, ...]:
     for m in _LABEL_RE.finditer(user_text):
         seen.setdefault(m.group(1) or m.group(2))
     return tuple(seen) or DEFAULT_LABELS
+
+
+_TRANSLATE = re.compile(r"^You translate survey items\b.*? into [^(]*\((?P<lang>[a-z]{2,3})\)", re.S)
+_TAG = re.compile(r"^\[[a-z]{2,3}\] ")
+
+
+def _translation(system: str, user: str) -> str | None:
+    """A translation request (culturelens.translate's system message, the item as JSON): the item
+    back as JSON, each text tagged "[<lang>] " (into English: the tag removed, i.e. a perfect round
+    trip). None for any other request."""
+    match = _TRANSLATE.match(system)
+    if not match:
+        return None
+    try:
+        item = json.loads(user)
+    except ValueError:
+        return None
+    lang = match.group("lang")
+
+    def one(text: str) -> str:
+        return _TAG.sub("", text) if lang == "en" else f"[{lang}] {text}"
+
+    return json.dumps({"question": one(item.get("question", "")), "options": [one(o) for o in item.get("options", [])]},
+                      ensure_ascii=False)
 
 
 def request_key(body: dict) -> str:
@@ -484,8 +509,9 @@ class FakeOpenAIServer:
         prompt_tokens = sum(len(t.split()) for t in texts)
 
         choices = []
+        translated = _translation(texts[0] if texts else "", last_user)
         if rf_type in ("json_object", "json_schema"):
-            content = json.dumps({lab: round(p, 4) for lab, p in zip(labels, probs)})
+            content = translated or json.dumps({lab: round(p, 4) for lab, p in zip(labels, probs)})
             per_choice = max(1, math.ceil(len(content) / 4))
             finish = "stop"
             if max_tokens is not None and max_tokens < per_choice:

@@ -90,6 +90,13 @@ def analyses(study):
     return config["catalog"]["analyses"][study_kind(config, study)]
 
 
+def prompt_items(wildcards):
+    """The items prompts are rendered from: with machine translations where the study asks for them."""
+    if study_spec(wildcards).get("translate"):
+        return f"results/{wildcards.study}/survey/translated_items.parquet"
+    return f"results/{wildcards.study}/survey/items.parquet"
+
+
 def imported_answers(wildcards):
     """An imported model's answers to the study (rule import_answers); nothing for other models."""
     if wildcards.model in IMPORTED:

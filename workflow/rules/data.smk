@@ -20,3 +20,35 @@ checkpoint import_survey:
         "../../envs/core.yaml"
     script:
         "../scripts/import_survey.py"
+
+
+rule translate_items:
+    # items the survey lacks in a prompt language, machine-translated by the study's `translate.model`
+    # through the engine and its store (culturelens.translate); human and original texts are kept
+    input:
+        survey_items="results/{study}/survey/items.parquet",
+        targets="results/{study}/survey/targets.parquet",
+        scores="results/{study}/survey/scores.parquet",
+        templates=template_files,
+    output:
+        translated="results/{study}/survey/translated_items.parquet",
+        table=report(
+            "results/{study}/survey/translations.csv",
+            caption="../report/translations.rst",
+            category="{study}",
+            subcategory="item translations",
+            labels={"study": "{study}", "table": "how each item was translated"},
+        ),
+    params:
+        translator=lambda wc: study_spec(wc)["translate"]["model"],
+        spec=lambda wc: config["catalog"]["models"][study_spec(wc)["translate"]["model"]],
+        back_translate=lambda wc: study_spec(wc)["translate"].get("back_translate", True),
+        conditions=study_conditions_of,
+        countries=config["countries"],
+        store=config["store"],
+    log:
+        "logs/{study}/translate_items.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/translate_items.py"

@@ -76,7 +76,7 @@ rule distributions:
     input:
         prompts="results/{study}/prompts.parquet",
         answers=lambda wc: answer_files(wc.study, wc.model),
-        survey_items="results/{study}/survey/items.parquet",
+        survey_items=prompt_items,
         targets="results/{study}/survey/targets.parquet",
     output:
         responses="results/{study}/responses/{model}.parquet",
@@ -105,7 +105,7 @@ rule reference_distributions:
     input:
         prompts="results/{study}/prompts.parquet",
         # answered here, through the same requests, records and parsers as a real model's answers
-        survey_items="results/{study}/survey/items.parquet",
+        survey_items=prompt_items,
         targets="results/{study}/survey/targets.parquet",
         labels="results/{study}/survey/labels.parquet",  # gold labels: the label baselines
         imported=imported_answers,
@@ -138,7 +138,7 @@ rule import_answers:
     # every row not used is named in the notes (culturelens.imported)
     input:
         answers=lambda wc: model_spec(wc)["path"],
-        survey_items="results/{study}/survey/items.parquet",
+        survey_items=prompt_items,
         raw_survey_items="results/{study}/survey/raw_items.parquet",
     output:
         answers="results/{study}/imported/{model}.parquet",

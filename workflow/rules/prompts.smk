@@ -10,7 +10,7 @@ localrules:
 
 rule render_prompts:
     input:
-        survey_items="results/{study}/survey/items.parquet",
+        survey_items=prompt_items,
         targets="results/{study}/survey/targets.parquet",
         scores="results/{study}/survey/scores.parquet",
         templates=template_files,
@@ -35,7 +35,7 @@ rule render_prompts:
 rule prompts:
     input:
         shard_files=lambda wc: [f"results/{wc.study}/prompts/{s}.parquet" for s in study_shards(wc.study)],
-        survey_items="results/{study}/survey/items.parquet",
+        survey_items=prompt_items,
         targets="results/{study}/survey/targets.parquet",
         scores="results/{study}/survey/scores.parquet",
         templates=template_files,
