@@ -126,6 +126,8 @@ def test_translation_rule_through_the_engine_and_store(tmp_path):
         jp = prompts[prompts["country"] == "JP"]
         assert (jp["item_lang"] == "ja").all() and (jp["language_mode"] == "native").all()
         assert jp["messages"].str.contains(r"\[ja\] ").all()
+        summary = (work / "results/summary.md").read_text()
+        assert "items in 'ja': " in summary and "machine" in summary and "similarity median 1.00" in summary
         # resumable: forcing the rule again answers every request from the store
         again = subprocess.run([*cmd[:3], "--forcerun", "translate_items", *cmd[3:]], cwd=work,
                                capture_output=True, text=True, timeout=900, env=env)

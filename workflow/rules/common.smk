@@ -256,6 +256,8 @@ def summary_inputs(wildcards):
         files[f"{study}__notes"] = f"results/{study}/survey/notes.txt"
         files[f"{study}__ceiling"] = f"results/{study}/survey/split_half.parquet"
         files[f"{study}__prompt_notes"] = f"results/{study}/prompts_notes.txt"
+        if config["catalog"]["studies"][study].get("translate"):
+            files[f"{study}__translations"] = f"results/{study}/survey/translations.csv"
         for model in IMPORTED:
             files[f"{study}__imported__{model}"] = f"results/{study}/imported/{model}.notes.txt"
         for model in MODELS:

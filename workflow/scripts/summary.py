@@ -28,6 +28,15 @@ def load_study(study, inputs, models) -> tuple[dict, dict]:
     notes = Path(inputs[f"{study}__notes"]).read_text(encoding="utf-8").splitlines()
     notes += Path(inputs[f"{study}__prompt_notes"]).read_text(encoding="utf-8").splitlines()
     entry, counts = {"stats": {}}, {}
+    if f"{study}__translations" in inputs:   # how the items reached each prompt language
+        table = pd.read_csv(inputs[f"{study}__translations"], keep_default_na=False)
+        for lang, part in table.groupby("lang"):
+            how = ", ".join(f"{n} {t}" for t, n in part["translation"].value_counts().items())
+            problems = int((part["problem"] != "").sum())
+            sims = pd.to_numeric(part["back_similarity"], errors="coerce").dropna()
+            notes.append(f"items in '{lang}': {how}" + (f"; {problems} machine translations not used" if problems else "")
+                         + (f"; back-translation similarity median {sims.median():.2f}, min {sims.min():.2f}"
+                            if len(sims) else "") + " (survey/translations.csv)")
     for key, path in inputs.items():   # answers imported from a file: what was used, what was not
         if key.startswith(f"{study}__imported__"):
             notes += Path(path).read_text(encoding="utf-8").splitlines()
