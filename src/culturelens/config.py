@@ -110,9 +110,9 @@ def check(config: dict, file=CONFIG_FILE) -> None:
             raise InputError(where("countries"), f"countries[{i}]",
                              "an ISO 3166-1 alpha-2 country code (JP, DE, US) or an ISO 3166-2 subdivision "
                              "(GB-NIR)", code)
-    reserved = {"answers", "slices"} & set(catalog["studies"])   # results/answers/, results/slices/
+    reserved = {"answers", "slices", "report"} & set(catalog["studies"])   # results/answers/, slices/, report/
     if reserved:
-        raise InputError(where("catalog.studies"), "catalog.studies", "a study name other than answers, slices",
+        raise InputError(where("catalog.studies"), "catalog.studies", "a study name other than answers, slices, report",
                          sorted(reserved))
     file = where("studies")
     for name in config["studies"]:

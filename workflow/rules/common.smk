@@ -209,16 +209,18 @@ def language_shards(lang):
 
 
 def final_outputs():
-    out = ["results/summary.md", "results/manifest.json"]
+    out = ["results/summary.md", "results/manifest.json", "results/report/headline.html"]
     for study in STUDIES:
         out += [f"results/{study}/stats/{a}.csv" for a in analyses(study)]
         out += [f"results/{study}/figures/forest_{a}.png" for a in analyses(study)]
         if study in LABEL_STUDIES:
             out += [f"results/{study}/figures/label_{f}.png" for f in ("accuracy", "difference")]
+            out.append(f"results/{study}/report/label_tables.html")
         elif study in DIST_STUDIES:
             out.append(f"results/{study}/figures/models_vs_baselines.png")
             out += [f"results/{study}/figures/{f}.png" for f in ("steerability", "stability", "position_bias")]
             out += [f"results/{study}/figures/heatmap_{m}.png" for m in MODELS]
+            out += [f"results/{study}/report/{page}.html" for page in ("tables", "maps")]
         else:
             out.append(f"results/{study}/figures/hofstede_scatter.png")
     return out

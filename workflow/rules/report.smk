@@ -108,3 +108,71 @@ rule summary:
         "../../envs/core.yaml"
     script:
         "../scripts/summary.py"
+
+
+rule report_headline:
+    # the front page of the report: summary.md's tables and captions as HTML (workflow.rst includes it)
+    input:
+        summary="results/summary.md",
+    output:
+        report(
+            "results/report/headline.html",
+            caption="../report/headline.rst",
+            category="0. Headline",
+            labels={"page": "headline tables (summary.md)"},
+        ),
+    log:
+        "logs/report/headline.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/report_pages.py"
+
+
+rule report_pages:
+    # interactive tables (itables, offline) and world maps (Natural Earth outlines, offline) per study
+    input:
+        alignment="results/{study}/alignment.parquet",
+        survey_items="results/{study}/survey/items.parquet",
+        steerability="results/{study}/robustness/steerability.csv",
+    output:
+        tables=report(
+            "results/{study}/report/tables.html",
+            caption="../report/tables.rst",
+            category="{study}",
+            subcategory="interactive tables",
+            labels={"study": "{study}", "page": "alignment tables"},
+        ),
+        maps=report(
+            "results/{study}/report/maps.html",
+            caption="../report/maps.rst",
+            category="{study}",
+            subcategory="world maps",
+            labels={"study": "{study}", "page": "world maps"},
+        ),
+    log:
+        "logs/{study}/report_pages.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/report_pages.py"
+
+
+rule report_label_tables:
+    input:
+        label_scores="results/{study}/labels/scores.csv",
+        confusion="results/{study}/labels/confusion.csv",
+    output:
+        tables=report(
+            "results/{study}/report/label_tables.html",
+            caption="../report/tables.rst",
+            category="{study}",
+            subcategory="interactive tables",
+            labels={"study": "{study}", "page": "label scores"},
+        ),
+    log:
+        "logs/{study}/report_label_tables.log",
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/report_pages.py"
