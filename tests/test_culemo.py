@@ -48,7 +48,9 @@ def test_known_quirks_are_reported(shipped):
     notes = "\n".join(shipped.report)
     assert "appears 2 times" in notes                       # questions repeated in eng.tsv
     assert "spn.tsv: 1 rows joined to eng.tsv by a close English text" in notes
-    assert "hin.tsv: rows 149, 348 repeat a question of an earlier row and are left out (their labels: joy, guilt)" in notes
+    assert "hin.tsv: row 348 repeats the question of row 272 and is left out (guilt; the same label)" in notes
+    # a repeat whose label differs from the kept row's says which label is kept
+    assert "amh.tsv: row 348 repeats the question of row 272 and is left out (anger; a different label: guilt is kept)" in notes
 
 
 def _write(tmp_path, name, rows, columns):

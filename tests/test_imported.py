@@ -169,3 +169,21 @@ def test_imported_model_reproduces_the_files_own_js_similarity(tmp_path):
     assert np.allclose(merged["js_sim"], merged["js_sim_file"], atol=1e-9)
     summary = (work / "results/summary.md").read_text()
     assert f"published: published.csv: {len(file)} answers of study goqa imported from {len(file)} rows" in summary
+
+
+def test_null_country_other_studies_and_answers_no_prompt_asks_are_reported(tmp_path, goqa):
+    raw, items, targets = goqa
+    view, _ = surveys.substantive_view(items, targets, True)
+    item = items.iloc[0]
+    rows = [{"study": "goqa", "item": item["item_id"], "country": None, "condition": "default", "label": "1"},
+            {"study": "goqa", "item": item["item_id"], "country": "JP", "condition": "default", "label": "1"},
+            {"study": "gqoa", "item": item["item_id"], "country": "JP", "condition": "default", "label": "1"}]
+    pd.DataFrame(rows).to_json(tmp_path / "a.jsonl", orient="records", lines=True)
+    spec = {"provider": "imported"}
+    asked = {(item["item_id"], "none", "default", "en")}
+    answers, notes = imported.load(tmp_path / "a.jsonl", spec, "goqa", view, raw, ["default"],
+                                   mapper=CountryMapper(tmp_path / "a.jsonl"), prompt_keys=asked)
+    assert set(answers["country"]) == {"none", "JP"}      # a null country: no target country
+    text = "\n".join(notes)
+    assert "rows of other studies: {'gqoa': 1}" in text      # a misspelt study is visible
+    assert "1 imported answers match no prompt of this run" in text and "'JP', 'default', 'en'" in text

@@ -107,21 +107,32 @@ def test_translation_rule_through_the_engine_and_store(tmp_path):
     (tmp_path / "w").mkdir()
     work = copy_workflow(tmp_path / "w")
     with FakeOpenAIServer() as server:
+        # the translator's own elicitation (sampling 20 draws) is not what translation asks for: one reply
         extra = {"catalog": {"models": {"mt": {"provider": "litellm", "model": "openai/fake-mt", "api_base": server.url,
-                                               "client": "http", "elicitation": {"method": "verbalized"}}},
-                             "studies": {"goqa": {"translate": {"model": "mt"}}}}}
+                                               "client": "http", "elicitation": {"method": "sample", "n": 20},
+                                               "limits": {"max_attempts": 1}}},
+                             "studies": {"goqa": {"translate": {"model": "mt", "languages": ["ja", "de"]}}}}}
         (work / "extra.yaml").write_text(yaml.safe_dump(extra))
         cmd = [SNAKEMAKE, "--cores", "2", "--configfile", "config/config.yaml", "extra.yaml", "--config",
                "studies=[goqa]", "models=[uniform]", "conditions=[linguistic]", "paraphrases=1", "countries=[JP,DE]"]
         env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"}
+        # one request fails (HTTP 500, one attempt allowed): the job fails, keeping what arrived
+        server.inject("500", times=1, match="into Japanese")
+        failed = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900, env=env)
+        assert failed.returncode != 0 and "rerun to retry them" in failed.stderr
+        assert not (work / "results/goqa/survey/translations.csv").exists()
+        before = server.count()
         first = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900, env=env)
         assert first.returncode == 0, first.stderr[-4000:]
+        # the rerun sent the failed request and the back translations the failed run never reached
         sent = server.count()
         table = pd.read_csv(work / "results/goqa/survey/translations.csv")
         machine = table[table["translation"] == "machine"]
         assert set(machine["lang"]) == {"ja", "de"} and machine["problem"].isna().all()
         assert (machine["back_similarity"] == 1.0).all()
-        assert sent == 2 * len(machine)                 # one request per translation and one back
+        assert before == len(machine)                    # every translation asked once in the failed run
+        assert sent == 2 * len(machine) + 1             # + one back each, + the one failed request again
+        assert all(r.get("n", 1) == 1 and r.get("temperature") == 0 for r in server.requests)
         prompts = pd.read_parquet(work / "results/goqa/prompts.parquet")
         jp = prompts[prompts["country"] == "JP"]
         assert (jp["item_lang"] == "ja").all() and (jp["language_mode"] == "native").all()

@@ -124,6 +124,43 @@ def check(config: dict, file=CONFIG_FILE) -> None:
         analyses = config["catalog"]["analyses"].get(kind, {})
         if not analyses:
             raise InputError(file, f"catalog.analyses.{kind}", f"at least one analysis for study '{name}'")
+        _check_study_extras(config, name, analyses, where)
+
+
+_REFERENCE_LEVEL = re.compile(r"C\(\s*(model|condition)\s*,\s*Treatment\(\s*['\"]([^'\"]+)['\"]\s*\)\s*\)")
+
+
+def _check_study_extras(config: dict, study: str, analyses: dict, where) -> None:
+    """What a study's own keys and its analyses name exists: the reference levels of the formulas
+    (a model that runs, a condition the study runs), the label-task contrast and the translator."""
+    catalog, spec = config["catalog"], config["catalog"]["studies"][study]
+    conditions = study_conditions(config, study)
+    for analysis, a in analyses.items():
+        for variable, level in _REFERENCE_LEVEL.findall(a["formula"]):
+            known = config["models"] if variable == "model" else conditions
+            # with one level the term is dropped before fitting (noted), so its reference does not matter
+            if len(known) > 1 and level not in known:
+                key = f"catalog.analyses.{study_kind(config, study)}.{analysis}.formula"
+                raise InputError(where(key), key, f"a reference {variable} that study '{study}' runs "
+                                 f"({', '.join(known)})", level)
+    for i, cond in enumerate(spec.get("contrast") or []):
+        if cond not in conditions:
+            key = f"catalog.studies.{study}.contrast"
+            raise InputError(where(key), f"{key}[{i}]", f"a condition the study runs ({', '.join(conditions)})", cond)
+    translator = (spec.get("translate") or {}).get("model")
+    if translator is not None:
+        key = f"catalog.studies.{study}.translate.model"
+        if translator not in catalog["models"]:
+            raise InputError(where(key), key, f"one of catalog.models: {', '.join(sorted(catalog['models']))}", translator)
+        if catalog["models"][translator]["provider"] != "litellm":
+            raise InputError(where(key), key, "a model with provider litellm (an API model or an OpenAI-compatible "
+                             "server)", catalog["models"][translator]["provider"])
+
+
+def translators(config: dict) -> list[str]:
+    """The translator models of the selected studies (checked like the selected models)."""
+    names = [(config["catalog"]["studies"][s].get("translate") or {}).get("model") for s in config["studies"]]
+    return [n for n in dict.fromkeys(names) if n and n not in config["models"]]
 
 
 def check_templates(config: dict, file=CONFIG_FILE) -> None:
@@ -185,7 +222,7 @@ def check_models(config: dict, file: str = CONFIG_FILE, cache: Path | str | None
     from .backends import require_key_env
 
     passed = PassedChecks(cache)
-    for name in config["models"]:
+    for name in [*config["models"], *translators(config)]:
         spec = config["catalog"]["models"][name]
         require_key_env(name, spec, file)
         if not _needs_litellm(spec) or passed.holds(spec):

@@ -183,6 +183,8 @@ def _number(value) -> float:
 def _country(value, mapper) -> str | None:
     from . import countries
 
+    if value is None or (isinstance(value, float) and value != value):   # null in JSONL / Parquet
+        return NO_COUNTRY
     text = str(value).strip()
     if text == "" or text.casefold() == NO_COUNTRY:
         return NO_COUNTRY
@@ -192,9 +194,12 @@ def _country(value, mapper) -> str | None:
 
 
 def load(path, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.DataFrame,
-         conditions: list[str], mapper=None) -> tuple[pd.DataFrame, list[str]]:
+         conditions: list[str], mapper=None, prompt_keys: set | None = None) -> tuple[pd.DataFrame, list[str]]:
     """The imported answers of ``study``: one row per (item_id, country, condition, prompt_lang)
-    with ``probs`` over the study's kept options, and notes naming every row not used."""
+    with ``probs`` over the study's kept options, and notes naming every row not used.
+    ``prompt_keys``: the (item_id, country, condition, prompt_lang) the run's prompts ask; answers
+    no prompt asks (another language, a country not selected) are counted and named, not dropped
+    silently."""
     from . import elicit
 
     table = read_file(path).rename(columns=dict(spec.get("columns") or {}))
@@ -216,6 +221,7 @@ def load(path, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Dat
         if "model" not in table.columns:
             raise InputError(path, "model", "a `model` column (the entry sets select_model)")
         table = table[table["model"].astype(str) == str(spec["select_model"])]
+    others = table.loc[table["study"].astype(str) != study, "study"].astype(str).value_counts()
     table = table[table["study"].astype(str) == study]
     resolved = _Items(items, raw_items)
     problems: dict[str, list[int]] = defaultdict(list)
@@ -271,5 +277,11 @@ def load(path, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Dat
         out.append([*key, (probs / probs.sum()).tolist(), rows_of[key]])
     notes = [f"{path}: {len(rows)} rows not used: {why} (rows {', '.join(map(str, rows[:10]))}"
              f"{' …' if len(rows) > 10 else ''})" for why, rows in problems.items()]
-    notes.insert(0, f"{path}: {len(out)} answers of study {study} imported from {len(table)} rows")
+    notes.insert(0, f"{path}: {len(out)} answers of study {study} imported from {len(table)} rows"
+                 + (f" (rows of other studies: {dict((k, int(n)) for k, n in others.items())})" if len(others) else ""))
+    if prompt_keys is not None and out:
+        unasked = [tuple(r[:4]) for r in out if tuple(r[:4]) not in prompt_keys]
+        if unasked:
+            notes.append(f"{path}: {len(unasked)} imported answers match no prompt of this run (no prompt for that "
+                         f"item, country, condition and prompt language; e.g. {unasked[:3]}): they are not scored")
     return pd.DataFrame(out, columns=COLUMNS), notes

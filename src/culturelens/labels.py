@@ -17,7 +17,8 @@ Definitions (every table and figure uses exactly these):
 - **macro-F1**: the mean over labels of F1 = 2·TP / (2·TP + FP + FN), over the labels that occur in
   the cell as gold or as prediction (scikit-learn's ``f1_score(average="macro")``).
 - **intervals**: 95 % percentile bootstrap over questions (the rows of one question are resampled
-  together: its paraphrases and orders are not independent answers), ``B`` draws with a fixed seed.
+  together: its paraphrases and orders are not independent answers), ``B`` draws seeded by the
+  cell's key (the same interval whatever else the table holds).
   A difference between two conditions is bootstrapped paired: the same questions in both.
 """
 
@@ -92,6 +93,12 @@ def macro_f1(gold: np.ndarray, pred: np.ndarray, k: int, weights: np.ndarray | N
     return out[0] if weights is None else out
 
 
+def _rng(seed: int, key) -> np.random.Generator:
+    """A generator per cell, seeded by the cell's key: its interval does not move when models or
+    countries are added to the table."""
+    return np.random.default_rng([seed, int(hashlib.sha256(repr(tuple(key)).encode()).hexdigest()[:12], 16)])
+
+
 def _draws(n_items: int, rng: np.random.Generator) -> np.ndarray:
     """B × n_items bootstrap multiplicities (questions resampled with replacement)."""
     return rng.multinomial(n_items, np.full(n_items, 1.0 / n_items), size=B).astype(float)
@@ -108,9 +115,9 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
 def scores(pred: pd.DataFrame, k: int, seed: int = SEED) -> pd.DataFrame:
     """Accuracy and macro-F1 with bootstrap intervals per (model, condition, culture, prompt language)."""
     rows = []
-    for i, (key, cell) in enumerate(pred.groupby(KEYS, sort=True, observed=True)):
+    for key, cell in pred.groupby(KEYS, sort=True, observed=True):
         codes, items = pd.factorize(cell["item_id"])
-        rng = np.random.default_rng([seed, i])
+        rng = _rng(seed, key)
         w = _draws(len(items), rng)[:, codes]
         gold, guess = cell["gold"].to_numpy(int), cell["predicted"].to_numpy(int)
         correct = cell["correct"].to_numpy(float)
@@ -132,7 +139,7 @@ def differences(pred: pd.DataFrame, condition: str, versus: str, seed: int = SEE
     answered under both, with a paired bootstrap interval over questions."""
     a, b = pred[pred["condition"] == condition], pred[pred["condition"] == versus]
     out = []
-    for i, ((model, country), cell_a) in enumerate(a.groupby(["model", "country"], sort=True)):
+    for (model, country), cell_a in a.groupby(["model", "country"], sort=True):
         cell_b = b[(b["model"] == model) & (b["country"] == country)]
         shared = sorted(set(cell_a["item_id"]) & set(cell_b["item_id"]))
         if not shared:
@@ -141,7 +148,7 @@ def differences(pred: pd.DataFrame, condition: str, versus: str, seed: int = SEE
         for cell in (cell_a, cell_b):
             grp = cell[cell["item_id"].isin(shared)].groupby("item_id")["correct"].agg(["sum", "count"])
             per.append(grp.reindex(shared).to_numpy(float))
-        w = _draws(len(shared), np.random.default_rng([seed, i]))
+        w = _draws(len(shared), _rng(seed, (model, country, condition, versus)))
         acc = [(w @ p[:, 0]) / (w @ p[:, 1]) for p in per]
         point = [p[:, 0].sum() / p[:, 1].sum() for p in per]
         out.append([model, country, cell_a["language"].iloc[0], condition, versus, len(shared), point[0], point[1],

@@ -423,8 +423,9 @@ LABELS_CAPTION = (
     "Accuracy: share of prompt rows whose predicted label (the top option of the answer distribution, "
     "ties broken at random) is the gold label of the prompt's culture (its target country; `none`: no "
     "country named, scored against the country-free annotation). Macro-F1: mean F1 over the labels present "
-    "as gold or prediction. Brackets: 95 % bootstrap intervals over questions. Mean over cultures in the "
-    "last column is unweighted; per-culture numbers are in `labels/scores.csv` and the accuracy figure.\n\n")
+    "as gold or prediction. Brackets: 95 % bootstrap intervals over questions. The two mean columns "
+    "are unweighted means over the cultures of the row; per-culture numbers are in `labels/scores.csv` "
+    "and the accuracy figure.\n\n")
 
 
 def labels_section(scores: pd.DataFrame | None, differences: pd.DataFrame | None) -> str:
@@ -437,14 +438,16 @@ def labels_section(scores: pd.DataFrame | None, differences: pd.DataFrame | None
     for model, part in scores.groupby("model", sort=False):
         rows = []
         for cond in conditions:
-            cells = part[part["condition"] == cond].set_index("country")
-            if cells.empty:
-                continue
-            row = [cond]
-            for c in cultures:
-                row.append(_interval(cells.loc[c], "accuracy", "accuracy_low", "accuracy_high") if c in cells.index else "")
-            row += [fmt(cells["accuracy"].mean()), fmt(cells["macro_f1"].mean())]
-            rows.append(row)
+            langs = list(dict.fromkeys(part.loc[part["condition"] == cond, "prompt_lang"]))
+            for lang in langs:   # a condition with several fixed prompt languages: one row each
+                cells = part[(part["condition"] == cond) & (part["prompt_lang"] == lang)].set_index("country")
+                label = cond if len(langs) == 1 else f"{cond} ({lang})"
+                row = [label]
+                for c in cultures:
+                    row.append(_interval(cells.loc[c], "accuracy", "accuracy_low", "accuracy_high")
+                               if c in cells.index else "")
+                row += [fmt(cells["accuracy"].mean()), fmt(cells["macro_f1"].mean())]
+                rows.append(row)
         out.append(f"**{model}** (accuracy)\n\n")
         out.append(markdown_table(["condition", *cultures, "mean accuracy", "mean macro-F1"], rows))
         out.append("\n")

@@ -13,6 +13,9 @@ response store as every model answer (resumable; a translation is never paid for
 - provenance per text: ``translation`` is ``original``, ``human`` or ``machine``; machine rows carry
   ``translator`` (the catalog name and the provider's model id) and ``translated_on`` (the date the
   response was received, from the store);
+- every request asks for one deterministic reply (:data:`ELICITATION`, whatever the translator's own
+  elicitation settings); a request that failed for a reason worth retrying fails the job after the
+  answers received are stored, so a plain rerun sends exactly the failed ones;
 - with ``back_translate``, each machine translation is translated back into the source language and
   ``back_similarity`` is the mean over question and options of difflib's ratio between the back
   translation and the source (case-folded): 1 = identical wording; a low value flags a text to check.
@@ -34,7 +37,11 @@ SYSTEM = ("You translate survey items. Translate the question and each answer op
           "Reply with only a JSON object {{\"question\": \"...\", \"options\": [\"...\", ...]}} with exactly "
           "{n} options.")
 PROVENANCE_COLUMNS = ["translator", "translated_on", "back_translation", "back_similarity"]
-TABLE_COLUMNS = ["item_id", "lang", "translation", "translator", "translated_on", "back_similarity", "problem"]
+TABLE_COLUMNS = ["item_id", "lang", "translation", "translator", "translated_on", "back_similarity", "problem",
+                 "back_problem"]
+#: what every translation request asks for, whatever the translator's own `elicitation`: one reply
+#: (no sampling), deterministic, room for a long item in a verbose script
+ELICITATION = {"method": "verbalized", "temperature": 0.0, "max_tokens": 2048}
 
 
 def language_name_en(code: str) -> str:
@@ -112,7 +119,9 @@ def translate(items: pd.DataFrame, languages: Iterable[str], ask, translator: st
 
     ``ask(rows)``: sends request rows (:func:`request_rows`) through the engine and returns its
     responses table in the same order (``status``, ``payload``, ``error``, optional ``received_at``).
-    ``translator``: what the provenance names (catalog name and model id)."""
+    ``translator``: what the provenance names (catalog name and model id). In the returned table,
+    ``problem`` says why a translation was not used, ``back_problem`` why its back translation failed
+    (the translation itself is used)."""
     items = items.copy()
     for col in PROVENANCE_COLUMNS:
         if col not in items.columns:
@@ -122,7 +131,7 @@ def translate(items: pd.DataFrame, languages: Iterable[str], ask, translator: st
     langs = sorted(set(languages))
     wanted = [(i, lang) for i in sources["item_id"] for lang in langs if (i, lang) not in have]
     table = [{"item_id": i, "lang": lang, "translation": t, "translator": None, "translated_on": None,
-              "back_similarity": None, "problem": ""}
+              "back_similarity": None, "problem": "", "back_problem": ""}
              for i, lang, t in zip(items["item_id"], items["lang"], items["translation"]) if lang in langs]
     if not wanted:
         return items, pd.DataFrame(table, columns=TABLE_COLUMNS)
@@ -133,7 +142,7 @@ def translate(items: pd.DataFrame, languages: Iterable[str], ask, translator: st
         source = src[req["item_id"]]
         text, why = parse(payload, len(source["options"])) if payload is not None else (None, f"request failed: {error}")
         entry = {"item_id": req["item_id"], "lang": req["lang"], "translation": "machine", "translator": translator,
-                 "translated_on": date, "back_similarity": None, "problem": why}
+                 "translated_on": date, "back_similarity": None, "problem": why, "back_problem": ""}
         table.append(entry)
         if text is None:
             continue
@@ -155,7 +164,7 @@ def translate(items: pd.DataFrame, languages: Iterable[str], ask, translator: st
             text, why = parse(payload, len(source["options"])) if payload is not None else (None, f"failed: {error}")
             entry = done[(req["item_id"], req["lang"])][1]
             if text is None:
-                entry["problem"] = f"back translation: {why}"
+                entry["back_problem"] = why
                 continue
             score = back_similarity(source, text)
             entry["back_similarity"] = by_key[(req["item_id"], req["lang"])]["back_similarity"] = score

@@ -115,6 +115,7 @@ rule label_scores:
         ),
     params:
         contrast=lambda wc: study_spec(wc).get("contrast", ["native_persona", "cross_national"]),
+        baselines=BASELINES,
     log:
         "logs/{study}/label_scores.log",
     conda:

@@ -44,7 +44,7 @@ rule translate_items:
         spec=lambda wc: config["catalog"]["models"][study_spec(wc)["translate"]["model"]],
         back_translate=lambda wc: study_spec(wc)["translate"].get("back_translate", True),
         conditions=study_conditions_of,
-        countries=config["countries"],
+        languages=lambda wc: study_spec(wc)["translate"].get("languages") or [],
         store=config["store"],
     log:
         "logs/{study}/translate_items.log",

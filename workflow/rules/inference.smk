@@ -140,6 +140,7 @@ rule import_answers:
         answers=lambda wc: model_spec(wc)["path"],
         survey_items=prompt_items,
         raw_survey_items="results/{study}/survey/raw_items.parquet",
+        prompts="results/{study}/prompts.parquet",  # to name answers no prompt of the run asks
     output:
         answers="results/{study}/imported/{model}.parquet",
         notes="results/{study}/imported/{model}.notes.txt",

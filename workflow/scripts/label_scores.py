@@ -18,8 +18,9 @@ def main(sm):
         dist = pd.read_parquet(path, columns=[*labels.ROW, "option_index", "prob"])
         parts.append(labels.predictions(dist, gold, names))
     pred = pd.concat(parts, ignore_index=True)
+    pred["is_baseline"] = pred["model"].isin(sm.params.baselines)   # reference respondents
     pred.to_parquet(sm.output.predictions)
-    table = labels.scores(pred, len(names))
+    table = labels.scores(pred.drop(columns="is_baseline"), len(names))
     table.to_csv(sm.output.scores, index=False)
     labels.confusion(pred).to_csv(sm.output.confusion, index=False)
     condition, versus = sm.params.contrast

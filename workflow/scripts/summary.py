@@ -31,10 +31,13 @@ def load_study(study, inputs, models) -> tuple[dict, dict]:
     if f"{study}__translations" in inputs:   # how the items reached each prompt language
         table = pd.read_csv(inputs[f"{study}__translations"], keep_default_na=False)
         for lang, part in table.groupby("lang"):
-            how = ", ".join(f"{n} {t}" for t, n in part["translation"].value_counts().items())
-            problems = int((part["problem"] != "").sum())
+            used = part[part["problem"] == ""]   # texts the prompts use (a failed back translation is noted apart)
+            how = ", ".join(f"{n} {t}" for t, n in used["translation"].value_counts().items())
+            problems = len(part) - len(used)
             sims = pd.to_numeric(part["back_similarity"], errors="coerce").dropna()
+            back_failed = int((part["back_problem"] != "").sum())
             notes.append(f"items in '{lang}': {how}" + (f"; {problems} machine translations not used" if problems else "")
+                         + (f"; {back_failed} back translations failed" if back_failed else "")
                          + (f"; back-translation similarity median {sims.median():.2f}, min {sims.min():.2f}"
                             if len(sims) else "") + " (survey/translations.csv)")
     for key, path in inputs.items():   # answers imported from a file: what was used, what was not

@@ -12,6 +12,7 @@ from culturelens import backends, countries, engine, shards, translate
 from culturelens.limits import Limits
 from culturelens.surveys import read_table
 from culturelens.store import exclusive
+from query_model import fail_if_retryable
 
 
 def prompt_languages(conditions, study_countries, available) -> list[str]:
@@ -26,10 +27,11 @@ def main(sm):
     items = read_table(sm.input.survey_items)
     targets, scores = pd.read_parquet(sm.input.targets), pd.read_parquet(sm.input.scores)
     available = sorted(Path(p).stem for p in sm.input.templates)
-    selected = set(sm.params.countries or [])
-    study_countries = [c for c in shards.survey_countries(targets, scores) if not selected or c in selected]
-    languages = prompt_languages(sm.params.conditions, study_countries, available)
-    name, spec = sm.params.translator, sm.params.spec
+    # every country with survey data, not only the selected ones: a country slice must not change
+    # (and so rebuild) the study's items
+    languages = (sm.params.languages
+                 or prompt_languages(sm.params.conditions, shards.survey_countries(targets, scores), available))
+    name, spec = sm.params.translator, {**sm.params.spec, "elicitation": translate.ELICITATION}
     backend = backends.make(name, spec)
     translator = f"{name} ({spec.get('model', spec['provider'])})"
     with exclusive(sm.params.store, name, on_wait=lambda m: logging.info("%s", m)) as store:
@@ -39,6 +41,7 @@ def main(sm):
                                       Limits.from_config(spec.get("limits")))
             logging.info("%s", stats.line())
             print(f"{name} translating {sm.wildcards.study}: {stats.line()}", file=_common.CONSOLE)
+            fail_if_retryable(table, name, spec)   # what arrived is stored; a rerun sends the failed ones
             received = []
             for key in table["key"]:
                 record = store.get(key) if key in store else None
@@ -50,7 +53,7 @@ def main(sm):
         out, table = translate.translate(items, languages, ask, translator, sm.params.back_translate)
     out.to_parquet(sm.output.translated)
     table.to_csv(sm.output.table, index=False)
-    problems = table[table["problem"].astype(bool)]
+    problems = table[table["problem"].fillna("").astype(bool)]
     logging.info("%d machine translations into %s; %d problems", (table["translation"] == "machine").sum(),
                  ", ".join(languages), len(problems))
     for row in problems.itertuples(index=False):

@@ -97,38 +97,46 @@ def _native_names(table: pd.DataFrame, code: str, label_set: str, names: list[st
 
 def _match(table: pd.DataFrame, eng_keys: list[str], path: Path, report: list[str],
            label_set: str) -> list[int | None]:
-    """The eng.tsv row each row of ``table`` is (see the module docstring), or None."""
+    """The eng.tsv row each row of ``table`` is (see the module docstring), or None. Exact texts are
+    joined first; only then is a row without one joined to the closest question no row has taken."""
     positions: dict[str, int] = {}
     for i, key in enumerate(eng_keys):
         positions.setdefault(key, i)
-    used: set[str] = set()
-    out: list[int | None] = []
-    fuzzy, unmatched, surplus = [], [], []
-    for row, text in enumerate(table["text_eng"]):
-        key = _key(text)
-        if key not in positions:
-            close = difflib.get_close_matches(key, list(positions), n=1, cutoff=SIMILARITY)
-            if not close:
-                unmatched.append(row + 2)
-                out.append(None)
-                continue
-            fuzzy.append((row + 2, close[0]))
-            key = close[0]
-        if key in used:
-            surplus.append((row + 2, table[f"{label_set}_eng"].iloc[row]))
-            out.append(None)
+    labels = table[f"{label_set}_eng"].str.strip().str.casefold().tolist()
+    keys = [_key(t) for t in table["text_eng"]]
+    out: list[int | None] = [None] * len(table)
+    kept: dict[str, int] = {}                    # eng key → the row of this file joined to it
+    surplus, fuzzy, unmatched = [], [], []
+    for row, key in enumerate(keys):             # pass 1: exact texts
+        if key in positions:
+            if key in kept:
+                surplus.append(row)
+            else:
+                kept[key] = row
+                out[row] = positions[key]
+    free = [k for k in positions if k not in kept]
+    for row, key in enumerate(keys):             # pass 2: close texts, among questions not taken
+        if key in positions:
             continue
-        used.add(key)
-        out.append(positions[key])
+        close = difflib.get_close_matches(key, free, n=1, cutoff=SIMILARITY)
+        if not close:
+            unmatched.append(row + 2)
+            continue
+        fuzzy.append(row + 2)
+        free.remove(close[0])
+        kept[close[0]] = row
+        out[row] = positions[close[0]]
     if fuzzy:
         report.append(f"{path.name}: {len(fuzzy)} rows joined to eng.tsv by a close English text (similarity "
-                      f">= {SIMILARITY}): rows {', '.join(str(r) for r, _ in fuzzy)}")
+                      f">= {SIMILARITY}): rows {', '.join(map(str, fuzzy))}")
     if unmatched:
         report.append(f"{path.name}: {len(unmatched)} rows match no English question of eng.tsv and are left out: "
                       f"rows {', '.join(map(str, unmatched[:20]))}")
-    if surplus:
-        report.append(f"{path.name}: rows {', '.join(str(r) for r, _ in surplus)} repeat a question of an earlier row "
-                      f"and are left out (their labels: {', '.join(lab for _, lab in surplus)})")
+    for row in surplus:
+        first = kept[keys[row]]
+        same = "the same label" if labels[row] == labels[first] else f"a different label: {labels[first]} is kept"
+        report.append(f"{path.name}: row {row + 2} repeats the question of row {first + 2} and is left out "
+                      f"({labels[row]}; {same})")
     return out
 
 
