@@ -159,7 +159,8 @@ def _check_study_extras(config: dict, study: str, analyses: dict, where) -> None
 
 def translators(config: dict) -> list[str]:
     """The translator models of the selected studies (checked like the selected models)."""
-    names = [(config["catalog"]["studies"][s].get("translate") or {}).get("model") for s in config["studies"]]
+    studies = config.get("catalog", {}).get("studies", {})
+    names = [(studies.get(s, {}).get("translate") or {}).get("model") for s in config.get("studies", [])]
     return [n for n in dict.fromkeys(names) if n and n not in config["models"]]
 
 
