@@ -11,13 +11,13 @@ from collections.abc import Mapping
 import pandas as pd
 
 from ..imported import KEY
+from .in_process import InProcess
 
 #: imported answers are read as stated probabilities
 METHOD = "verbalized"
 
 
-class ImportedAnswers:
-    stored = False
+class ImportedAnswers(InProcess):
     request_columns = ("prompt_id", "item_id", "country", "condition", "prompt_lang", "labels", "shown_options")
 
     def __init__(self, name: str, spec: Mapping, *, answers: pd.DataFrame, **_):
@@ -32,15 +32,6 @@ class ImportedAnswers:
         return {"prompt_id": prompt["prompt_id"], "labels": list(prompt["labels"]),
                 "shown_options": [int(i) for i in prompt["shown_options"]],
                 "key": [prompt["item_id"], prompt["country"], prompt["condition"], prompt["prompt_lang"]]}
-
-    def estimate_tokens(self, request: dict) -> int:
-        return 0
-
-    async def send(self, request: dict, timeout: float) -> dict:
-        return self.answer(request)
-
-    async def aclose(self) -> None:
-        return None
 
     def answer(self, request: dict, key: str | None = None) -> dict:
         probs = self._probs.get(tuple(request["key"]))

@@ -43,12 +43,10 @@ import pandas as pd
 from ..alignment import target_vectors
 from ..config import digest
 from ..store import request_key
+from .in_process import InProcess
 
 
-class ReferenceRespondent:
-    #: free, deterministic and answered in this process: the engine bypasses the response store
-    stored = False
-
+class ReferenceRespondent(InProcess):
     def __init__(self, name: str, spec: Mapping, *, targets: pd.DataFrame, labels: pd.DataFrame | None = None, **_):
         self.name = name
         self.kind = spec["respondent"]
@@ -107,15 +105,6 @@ class ReferenceRespondent:
             return None
         n = int(n) if n == n and n > 0 else int(self.spec.get("n", 1000))
         return rng.multinomial(n, probs) / n
-
-    def estimate_tokens(self, request: dict) -> int:
-        return 0
-
-    async def send(self, request: dict, timeout: float) -> dict:
-        return self.answer(request)
-
-    async def aclose(self) -> None:
-        return None
 
     def answer(self, request: dict, key: str | None = None) -> dict:
         """The answer to one request, as an OpenAI chat completion (or an abstention). Random draws

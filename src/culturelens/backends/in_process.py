@@ -1,0 +1,22 @@
+"""The part every backend answered in this process shares (reference respondents, imported answers)."""
+
+from __future__ import annotations
+
+
+class InProcess:
+    """Free and deterministic, answered by ``answer(request, key)``: the engine bypasses the response
+    store for it (``stored = False``); ``send`` exists for callers that drive any backend alike."""
+
+    stored = False
+
+    def estimate_tokens(self, request: dict) -> int:
+        return 0
+
+    async def send(self, request: dict, timeout: float) -> dict:
+        return self.answer(request)
+
+    async def aclose(self) -> None:
+        return None
+
+    def answer(self, request: dict, key: str | None = None) -> dict:
+        raise NotImplementedError
