@@ -187,3 +187,44 @@ def test_null_country_other_studies_and_answers_no_prompt_asks_are_reported(tmp_
     text = "\n".join(notes)
     assert "rows of other studies: {'gqoa': 1}" in text      # a misspelt study is visible
     assert "1 imported answers match no prompt of this run" in text and "'JP', 'default', 'en'" in text
+
+
+@pytest.mark.e2e
+def test_imported_label_answers_through_the_logistic_model(tmp_path):
+    """Two models' CuLEmo answers collected elsewhere: scored against each culture's gold and fitted by
+    the logistic mixed model, whose in-language coefficient has the sign the answers were made with."""
+    tables = surveys.load("culemo", "culemo", {c: str(ROOT / f"resources/surveys/culemo/{c}.tsv")
+                                               for c in ["eng", "deu", "spn"]})
+    gold = tables.labels[tables.labels["country"].isin(["DE", "MX"])]
+    names = tables.items["options"].iloc[0]
+    rng = np.random.default_rng(3)
+    rows = []
+    for model, p_native, p_english in [("a", 0.8, 0.5), ("b", 0.6, 0.4)]:
+        for g in gold.itertuples(index=False):
+            lang = {"DE": "de", "MX": "es"}[g.country]
+            for condition, prompt_lang, p in [("native_persona", lang, p_native), ("cross_national", "en", p_english)]:
+                right = rng.random() < p
+                label = names[g.option_index] if right else names[(g.option_index + 1 + rng.integers(5)) % 6]
+                rows.append({"model": model, "study": "culemo", "item": g.item_id, "country": g.country,
+                             "condition": condition, "prompt_lang": prompt_lang, "label": label})
+    (tmp_path / "w").mkdir()
+    work = copy_workflow(tmp_path / "w")
+    pd.DataFrame(rows).to_csv(work / "answers.csv", index=False)
+    extra = {"catalog": {"models": {m: {"provider": "imported", "path": "answers.csv", "select_model": m}
+                                    for m in ("a", "b")}}}
+    (work / "extra.yaml").write_text(yaml.safe_dump(extra))
+    cmd = [SNAKEMAKE, "--cores", "2", "--configfile", "config/config.yaml", "extra.yaml", "--config",
+           "studies=[culemo]", "models=[uniform,a,b]", "paraphrases=1", "countries=[DE,MX]"]
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    scores = pd.read_csv(work / "results/culemo/labels/scores.csv").set_index(["model", "condition", "country"])
+    # every prompt variant of a (question, country, condition) receives the imported label: accuracy is the file's
+    made = pd.DataFrame(rows).merge(gold.rename(columns={"item_id": "item", "label": "gold_label"}), on=["item", "country"])
+    made["correct"] = [names[i] == lab for i, lab in zip(made["option_index"], made["label"])]
+    for (model, condition, country), part in made.groupby(["model", "condition", "country"]):
+        assert scores.loc[(model, condition, country), "accuracy"] == pytest.approx(part["correct"].mean())
+    fit = pd.read_csv(work / "results/culemo/stats/correct_by_condition.csv").set_index("term")
+    assert fit["engine"].str.contains("BinomialBayesMixedGLM").all()
+    native = [t for t in fit.index if "native_persona" in t]
+    assert len(native) == 1 and fit.loc[native[0], "estimate"] > 0.5 and fit.loc[native[0], "ci_low"] > 0
+    assert not any("uniform" in t for t in fit.index)     # reference respondents are not in the fit
