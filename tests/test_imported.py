@@ -228,3 +228,18 @@ def test_imported_label_answers_through_the_logistic_model(tmp_path):
     native = [t for t in fit.index if "native_persona" in t]
     assert len(native) == 1 and fit.loc[native[0], "estimate"] > 0.5 and fit.loc[native[0], "ci_low"] > 0
     assert not any("uniform" in t for t in fit.index)     # reference respondents are not in the fit
+
+
+def test_a_distribution_keyed_by_option_text_in_the_items_own_language(tmp_path):
+    tables = surveys.load("culemo", "culemo", {c: str(ROOT / f"resources/surveys/culemo/{c}.tsv") for c in ["eng", "deu"]})
+    view, _ = surveys.substantive_view(tables.items, tables.targets, True)
+    rows = [{"study": "culemo", "item": "culemo-001", "country": "DE", "condition": "native_persona",
+             "prompt_lang": "de", "distribution": '{"freude": 0.75, "wut": 0.25}'},
+            {"study": "culemo", "item": "culemo-001", "country": "DE", "condition": "cross_national",
+             "distribution": '{"joy": 0.5, "Glück": 0.5}'}]
+    pd.DataFrame(rows).to_csv(tmp_path / "d.csv.gz", index=False)
+    answers, notes = imported.load(tmp_path / "d.csv.gz", {"provider": "imported"}, "culemo", view, tables.items,
+                                   ["native_persona", "cross_national"])
+    probs = answers.set_index("condition").loc["native_persona", "probs"]
+    assert probs == pytest.approx([0.25, 0, 0, 0.75, 0, 0])     # anger, fear, sadness, joy, guilt, neutral
+    assert "not options of item culemo-001" in "\n".join(notes) and "(rows 3)" in "\n".join(notes)

@@ -18,7 +18,8 @@ model        no        with the entry's ``select_model``, only rows with this va
 one of:
 distribution           probabilities over the item's options, in the item's option order: a JSON
                        or Python list (over all of the survey's options, or over the options the
-                       study keeps), or a JSON object option text → probability
+                       study keeps), or a JSON object option text (in any of the item's
+                       languages) → probability
 label                  the chosen option: its text (any of the item's languages) or its number
                        (1 = first option as listed)
 answer                 a free-text answer, matched as a sampled answer is (culturelens.elicit):
@@ -135,7 +136,8 @@ def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray
     if kind == "distribution":
         values = _values(cell)
         if isinstance(values, dict):
-            index = {_norm(o): k for k, o in enumerate(raw)}
+            # an option's text in any of the item's languages (as for `label`)
+            index = {name: k for k, names in enumerate(items.names[item]) for name in names}
             unknown = [o for o in values if _norm(o) not in index]
             if unknown:
                 return None, f"options {unknown[:3]} are not options of item {item} ({raw})"
@@ -228,7 +230,7 @@ def load(path, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Dat
     collected: dict[tuple, list] = defaultdict(list)
     rows_of: dict[tuple, list[int]] = defaultdict(list)
     for pos, row in zip(table.index, table.to_dict("records")):
-        line = int(pos) + 2 if str(path).endswith((".csv", ".tsv")) else int(pos) + 1
+        line = int(pos) + 2 if str(path).endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")) else int(pos) + 1
         found, how = resolved.resolve(row["item"])
         if not found:
             problems["item not in the study (by id or question text)"].append(line)
