@@ -144,3 +144,19 @@ def test_report_in_a_headless_browser(tmp_path):
     # the pages are results of the report (each opens from its study's category)
     source = (work / "results/report.html").read_text(encoding="utf-8")
     assert "tables.html" in source and "maps.html" in source and "headline.html" in source
+
+
+def test_a_large_study_shows_the_first_cells_and_says_so(tmp_path):
+    cells = pd.DataFrame({"model": "m", "country": ["JP", "DE"] * 50, "condition": "c", "prompt_lang": "en",
+                          "item_id": [f"q{i}" for i in range(100)], "js_sim": np.linspace(0, 1, 100), "emd_sim": 0.5,
+                          "model_dist": [[0.5, 0.5]] * 100, "survey_dist": [[0.2, 0.8]] * 100})
+    cells.to_parquet(tmp_path / "a.parquet", row_group_size=7)
+    first, total = report.first_rows(tmp_path / "a.parquet", 30)
+    assert total == 100 and first["item_id"].tolist() == [f"q{i}" for i in range(30)]
+    items = pd.DataFrame({"item_id": [f"q{i}" for i in range(100)], "lang": "en", "question": "Q?",
+                          "options": [["Yes", "No"]] * 100})
+    (_, _, per_country), (_, caption, per_item) = report.alignment_tables(cells.drop(columns=["model_dist", "survey_dist"]),
+                                                                         first, items, n_cells=total)
+    assert per_country.set_index("country").loc["JP", "items"] == 50        # from every cell
+    assert len(per_item) == 30 and "the first 30 of the study's 100 cells" in caption
+    assert per_item["answers (option: model % | survey %)"].iloc[0] == "Yes: 50.0 | 20.0 · No: 50.0 | 80.0"

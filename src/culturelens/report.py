@@ -92,27 +92,39 @@ def _distribution_text(options: list[str], model, survey) -> str:
     return " · ".join(lines)
 
 
-def alignment_tables(alignment: pd.DataFrame, items: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
-    """The two tables a reader searches: per (model, country, condition, prompt language), and per
-    item with its text and the model's vs the survey's distribution."""
+#: rows of the per-item table at most: beyond, a page would weigh hundreds of MB (a 100-country
+#: campaign has millions of cells); the caption then says how many are shown and where the rest is
+MAX_ITEM_ROWS = 50_000
+
+
+def alignment_tables(scalars: pd.DataFrame, cells: pd.DataFrame, items: pd.DataFrame,
+                     n_cells: int | None = None) -> list[tuple[str, str, pd.DataFrame]]:
+    """The two tables a reader searches: per (model, country, condition, prompt language) from every
+    cell (``scalars``: the alignment table without its distributions), and per item with its text and
+    the model's vs the survey's distribution (``cells``: rows with distributions, possibly only the
+    first of ``n_cells``)."""
     from .plots import _country_label
 
-    names = {c: _country_label(c) for c in alignment["country"].unique()}
+    names = {c: _country_label(c) for c in scalars["country"].unique()}
     keys = ["model", "country", "condition", "prompt_lang"]
-    per_country = (alignment.groupby(keys, observed=True)
+    per_country = (scalars.groupby(keys, observed=True)
                    .agg(items=("item_id", "nunique"), js_sim=("js_sim", "mean"), js_sim_lowest=("js_sim", "min"),
                         js_sim_highest=("js_sim", "max"), emd_sim=("emd_sim", "mean"))
                    .reset_index())
     per_country.insert(2, "country_name", per_country["country"].map(names))
     per_country = per_country.round(4)
     english = items.sort_values("lang", key=lambda s: s != "en").drop_duplicates("item_id").set_index("item_id")
-    per_item = alignment[[*keys, "item_id", "js_sim", "emd_sim", "model_dist", "survey_dist"]].copy()
+    per_item = cells[[*keys, "item_id", "js_sim", "emd_sim", "model_dist", "survey_dist"]].copy()
     per_item.insert(2, "country_name", per_item["country"].map(names))
     per_item["question"] = per_item["item_id"].map(english["question"])
     per_item["answers (option: model % | survey %)"] = [
         _distribution_text(list(english["options"].get(i, [])), m, s)
         for i, m, s in zip(per_item["item_id"], per_item["model_dist"], per_item["survey_dist"])]
     per_item = per_item.drop(columns=["model_dist", "survey_dist"]).round(4)
+    total = len(per_item) if n_cells is None else n_cells
+    shown = ("" if total == len(per_item) else
+             f" This table holds the first {len(per_item):,} of the study's {total:,} cells (a page with all of "
+             "them would be too large to open); every cell is in alignment.parquet, beside this report.")
     return [
         ("alignment_per_country",
          "Alignment per model, country, condition and prompt language: js_sim is 1 − Jensen–Shannon distance "
@@ -122,9 +134,27 @@ def alignment_tables(alignment: pd.DataFrame, items: pd.DataFrame) -> list[tuple
          "columns to filter.", per_country),
         ("alignment_per_item",
          "Alignment per item: the item's text, and for each answer option the model's share (mean over prompt "
-         "variants) and the survey's share, in per cent. Search, e.g., a country and a word of the question.",
-         per_item),
+         "variants) and the survey's share, in per cent. Search, e.g., a country and a word of the question."
+         + shown, per_item),
     ]
+
+
+def first_rows(path, n: int) -> tuple[pd.DataFrame, int]:
+    """The first ``n`` rows of a Parquet file (without reading the rest) and its number of rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as f:
+        total = f.metadata.num_rows
+        if total <= n:
+            return f.read().to_pandas(), total
+        batches, got = [], 0
+        for batch in f.iter_batches(batch_size=min(n, 65_536)):
+            batches.append(batch.slice(0, n - got))
+            got += batches[-1].num_rows
+            if got >= n:
+                break
+        return pa.Table.from_batches(batches).to_pandas(), total
 
 
 LABEL_SCORES_CAPTION = (

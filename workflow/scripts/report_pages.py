@@ -26,15 +26,14 @@ def main(sm):
                                       "condition and culture (labels/confusion.csv).", confusion)]
         Path(sm.output.tables).write_text(report.tables_page(f"{study}: tables", tables), encoding="utf-8")
         return
-    cells = pd.read_parquet(sm.input.alignment)
-    items = read_table(sm.input.survey_items)
-    tables = report.alignment_tables(cells, items)
+    scalars = alignment_mod.read_scalars(sm.input.alignment)    # every cell, without its distributions
+    cells, total = report.first_rows(sm.input.alignment, report.MAX_ITEM_ROWS)
+    tables = report.alignment_tables(scalars, cells, read_table(sm.input.survey_items), n_cells=total)
     Path(sm.output.tables).write_text(report.tables_page(f"{study}: alignment tables", tables), encoding="utf-8")
     steer = pd.read_csv(sm.input.steerability)
-    scalars = alignment_mod.read_scalars(sm.input.alignment)
     Path(sm.output.maps).write_text(report.page(f"{study}: maps", f"<h1>{study}: world maps</h1>"
                                                 + report.alignment_maps(scalars, steer)), encoding="utf-8")
-    logging.info("%s: %d cells in the tables and maps", study, len(cells))
+    logging.info("%s: %d cells in the maps and per-country table, %d in the per-item table", study, total, len(cells))
 
 
 _common.run(snakemake, main)  # noqa: F821
