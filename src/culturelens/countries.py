@@ -120,6 +120,16 @@ def is_code(code: str) -> bool:
     return _valid_code(code, _territory_codes())
 
 
+def from_iso_alias(code: str) -> str | None:
+    """The alpha-2 code an ISO 3166-1 alpha-3 (``DEU``) or numeric (``276``, ``004``) code stands for,
+    through CLDR's territory aliases; None when CLDR maps it to no single current country (``SUN``)."""
+    from babel.core import get_global
+
+    key = str(code).strip()
+    alias = get_global("territory_aliases").get(key.zfill(3) if key.isdigit() else key)
+    return alias[0] if alias and len(alias) == 1 and is_code(alias[0]) else None
+
+
 @lru_cache(maxsize=1)
 def _territory_codes() -> set[str]:
     """ISO 3166-1 alpha-2 codes known to CLDR (no numeric regions, no pseudo codes)."""

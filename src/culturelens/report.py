@@ -167,18 +167,6 @@ LABEL_SCORES_CAPTION = (
 # --------------------------------------------------------------------------- world maps
 
 
-def _numeric_to_alpha2() -> dict[str, str]:
-    from babel.core import get_global
-
-    out = {}
-    for code, target in get_global("territory_aliases").items():
-        if code.isdigit():
-            target = target if isinstance(target, str) else target[0]
-            if len(target) == 2:
-                out[code.zfill(3)] = target
-    return out
-
-
 @lru_cache(maxsize=1)
 def country_paths() -> dict[str, str]:
     """ISO alpha-2 → SVG path data of the country's outline (Natural Earth 1:110m, TopoJSON decoded:
@@ -207,10 +195,11 @@ def country_paths() -> dict[str, str]:
             prev = a
         return "".join(out) + "Z"
 
-    codes = _numeric_to_alpha2()
+    from .countries import from_iso_alias
+
     out = {}
     for geometry in topo["objects"]["countries"]["geometries"]:
-        code = codes.get(str(geometry.get("id", "")))
+        code = from_iso_alias(geometry["id"]) if "id" in geometry else None
         if code is None or code == "AQ":
             continue
         polygons = geometry["arcs"] if geometry["type"] == "MultiPolygon" else [geometry["arcs"]]

@@ -31,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from babel.core import get_global
 
 from culturelens import countries, metrics
 from culturelens.errors import InputError
@@ -103,16 +102,12 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
 
 def _country_codes(raw: pd.Series, codebook: dict, path: Path, mapper: CountryMapper) -> pd.Series:
     """ISO 3166-1 alpha-2 (or GB-NIR) per respondent; None where the country is left out."""
-    aliases = get_global("territory_aliases")
     names = codebook.get(COUNTRY, {}).get("choices", {})
     out = {}
     for alpha3 in raw.dropna().unique():
         key = str(alpha3).strip()
-        alias = aliases.get(key)
-        if alias and len(alias) == 1 and countries.is_code(alias[0]):
-            out[alpha3] = alias[0]
-        else:   # WVS's own codes (MOR for Morocco, NIR for Northern Ireland): by the codebook's name
-            out[alpha3] = mapper.national(names.get(key, key))
+        # WVS's own codes (MOR for Morocco, NIR for Northern Ireland): by the codebook's name
+        out[alpha3] = countries.from_iso_alias(key) or mapper.national(names.get(key, key))
     return raw.map(out)
 
 
