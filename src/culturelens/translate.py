@@ -55,17 +55,23 @@ def messages(question: str, options: list[str], source: str, target: str) -> lis
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+REQUEST_COLUMNS = ["item_id", "source_lang", "lang", "messages", "messages_verbalized", "prompt_id"]
+
+
+def _request(item: str, lang: str, text: Mapping, source: str, target: str) -> dict:
+    """One request row: ``text`` (question, options) from ``source`` into ``target``; ``lang`` is the
+    translation's language the row belongs to. ``messages`` is JSON, as a prompt row has it."""
+    msgs = json.dumps(messages(text["question"], list(text["options"]), source, target), ensure_ascii=False)
+    return {"item_id": item, "source_lang": source, "lang": lang, "messages": msgs, "messages_verbalized": msgs,
+            "prompt_id": hashlib.sha256(msgs.encode()).hexdigest()[:16]}
+
+
 def request_rows(sources: pd.DataFrame, wanted: Iterable[tuple[str, str]]) -> pd.DataFrame:
     """One request row per (item, target language) in ``wanted``, from the item's source text
-    (``sources``: one row per item). ``messages`` is JSON, as a prompt row has it."""
+    (``sources``: one row per item)."""
     by_item = {rec["item_id"]: rec for rec in sources.to_dict("records")}
-    rows = []
-    for item, lang in sorted(wanted):
-        rec = by_item[item]
-        msgs = json.dumps(messages(rec["question"], list(rec["options"]), rec["lang"], lang), ensure_ascii=False)
-        rows.append({"item_id": item, "source_lang": rec["lang"], "lang": lang, "messages": msgs,
-                     "messages_verbalized": msgs, "prompt_id": hashlib.sha256(msgs.encode()).hexdigest()[:16]})
-    return pd.DataFrame(rows, columns=["item_id", "source_lang", "lang", "messages", "messages_verbalized", "prompt_id"])
+    rows = [_request(item, lang, by_item[item], by_item[item]["lang"], lang) for item, lang in sorted(wanted)]
+    return pd.DataFrame(rows, columns=REQUEST_COLUMNS)
 
 
 def parse(payload, n_options: int) -> tuple[dict | None, str]:
@@ -84,6 +90,11 @@ def parse(payload, n_options: int) -> tuple[dict | None, str]:
                                                                               for o in options):
         return None, f"expected {n_options} non-empty options, got {options!r}"[:200]
     return {"question": question.strip(), "options": [o.strip() for o in options]}, ""
+
+
+def _parsed(payload, error, n_options: int) -> tuple[dict | None, str]:
+    """:func:`parse` of a reply, or (None, why) for a request that failed."""
+    return parse(payload, n_options) if payload is not None else (None, f"request failed: {error}")
 
 
 def similarity(a: str, b: str) -> float:
@@ -137,37 +148,29 @@ def translate(items: pd.DataFrame, languages: Iterable[str], ask, translator: st
         return items, pd.DataFrame(table, columns=TABLE_COLUMNS)
     rows = request_rows(sources, wanted)
     src = {rec["item_id"]: rec for rec in sources.to_dict("records")}
-    done, new_rows = {}, []
+    done = {}    # (item, language) → (translated text, its table entry, its items row)
     for req, (payload, date, error) in zip(rows.to_dict("records"), _replies(ask(rows))):
         source = src[req["item_id"]]
-        text, why = parse(payload, len(source["options"])) if payload is not None else (None, f"request failed: {error}")
+        text, why = _parsed(payload, error, len(source["options"]))
         entry = {"item_id": req["item_id"], "lang": req["lang"], "translation": "machine", "translator": translator,
                  "translated_on": date, "back_similarity": None, "problem": why, "back_problem": ""}
         table.append(entry)
-        if text is None:
-            continue
-        done[(req["item_id"], req["lang"])] = (text, entry)
-        new_rows.append({**source, **text, "lang": req["lang"], "translation": "machine", "translator": translator,
-                         "translated_on": date, "back_translation": None, "back_similarity": None})
+        if text is not None:
+            row = {**source, **text, "lang": req["lang"], "translation": "machine", "translator": translator,
+                   "translated_on": date, "back_translation": None, "back_similarity": None}
+            done[(req["item_id"], req["lang"])] = (text, entry, row)
     if back_translate and done:
-        back = pd.DataFrame([{**src[i], **text, "lang": lang} for (i, lang), (text, _) in done.items()])
-        back_rows = []
-        for rec in back.to_dict("records"):
-            msgs = json.dumps(messages(rec["question"], list(rec["options"]), rec["lang"], src[rec["item_id"]]["lang"]),
-                              ensure_ascii=False)
-            back_rows.append({"item_id": rec["item_id"], "lang": rec["lang"], "messages": msgs, "messages_verbalized": msgs,
-                              "prompt_id": hashlib.sha256(msgs.encode()).hexdigest()[:16]})
-        back_rows = pd.DataFrame(back_rows)
-        by_key = {(r["item_id"], r["lang"]): r for r in new_rows}
+        back_rows = pd.DataFrame([_request(i, lang, text, lang, src[i]["lang"]) for (i, lang), (text, _, _) in done.items()],
+                                 columns=REQUEST_COLUMNS)
         for req, (payload, _, error) in zip(back_rows.to_dict("records"), _replies(ask(back_rows))):
             source = src[req["item_id"]]
-            text, why = parse(payload, len(source["options"])) if payload is not None else (None, f"failed: {error}")
-            entry = done[(req["item_id"], req["lang"])][1]
+            text, why = _parsed(payload, error, len(source["options"]))
+            _, entry, row = done[(req["item_id"], req["lang"])]
             if text is None:
                 entry["back_problem"] = why
                 continue
-            score = back_similarity(source, text)
-            entry["back_similarity"] = by_key[(req["item_id"], req["lang"])]["back_similarity"] = score
-            by_key[(req["item_id"], req["lang"])]["back_translation"] = json.dumps(text, ensure_ascii=False)
+            entry["back_similarity"] = row["back_similarity"] = back_similarity(source, text)
+            row["back_translation"] = json.dumps(text, ensure_ascii=False)
+    new_rows = [row for _, _, row in done.values()]
     out = pd.concat([items, pd.DataFrame(new_rows, columns=items.columns)], ignore_index=True)
     return out, pd.DataFrame(table, columns=TABLE_COLUMNS)
