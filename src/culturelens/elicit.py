@@ -63,10 +63,15 @@ def parse_answer(text: str, labels: Sequence[str], names: Sequence[Sequence[str]
     `names`, optional and parallel to `labels` (display order), holds the accepted names of the option
     each label shows; with it an answer may also name the option by its text (rules 2–3 of the
     module docstring). None when the answer names no option, or options of two labels (ambiguous)."""
+    return _read(text, labels, names)[0]
+
+
+def _read(text: str, labels: Sequence[str], names) -> tuple[str | None, bool]:
+    """(label, ambiguous): the letter first, then (with `names`) the option's text."""
     label = _parse_letter(text, labels)
     if label is None and names:
-        label, _ambiguous = _match_text(text, labels, names)
-    return label
+        return _match_text(text, labels, names)
+    return label, False
 
 
 def _parse_letter(text: str, labels: Sequence[str]) -> str | None:
@@ -188,7 +193,7 @@ def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text or ""))
 
 
-_OFF_SCALE = re.compile(r"^\W*(?i:(?:the\s+)?answer(?:\s+is)?\s*[:\-]?\s*)?\(?([A-Z])(?=\s*$|[.):,\]])")
+_OFF_SCALE = _ANSWER   # a letter answer, shown or not
 
 
 def answer_kind(text: str, labels: Sequence[str], names: Sequence[Sequence[str]] | None = None) -> str:
@@ -250,10 +255,7 @@ def from_samples(payload: dict, labels: Sequence[str], names: Sequence[Sequence[
         names = names if isinstance(names, tuple) else _freeze(names)
     for choice in payload.get("choices", []):
         text = (choice.get("message") or {}).get("content") or ""
-        label = _parse_letter(text, labels)
-        two = False
-        if label is None and names:
-            label, two = _match_text(text, labels, names)
+        label, two = _read(text, labels, names)
         if label is not None:
             counts[label] += 1
         elif two:
