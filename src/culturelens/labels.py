@@ -56,24 +56,23 @@ def predictions(dist: pd.DataFrame, gold: pd.DataFrame, names: list[str]) -> pd.
     ``model``); ``gold``: the study's labels table (item_id, country, lang, option_index);
     ``names``: the label names by option index (for readable columns). Prompt rows whose culture has
     no gold label for the item are left out (they cannot be scored)."""
+    g = gold.rename(columns={"option_index": "gold", "lang": "language"})[["item_id", "country", "language", "gold"]]
+    dist = dist.merge(g, on=["item_id", "country"], how="inner")   # rows without a gold label: not scored
     if dist.empty:
         return pd.DataFrame(columns=PREDICTION_COLUMNS)
     dist = dist.sort_values([*ROW, "option_index"], kind="stable")
     top = dist.groupby(ROW, sort=False, observed=True)["prob"].transform("max")
-    dist = dist.assign(is_top=np.isclose(dist["prob"].to_numpy(), top.to_numpy(), rtol=0, atol=1e-12))
+    dist = dist.assign(is_top=np.isclose(dist["prob"].to_numpy(), top.to_numpy(), rtol=0, atol=1e-12),
+                       on_gold=dist["prob"].where(dist["option_index"] == dist["gold"], 0.0))
     rows = dist.groupby(ROW, sort=False, observed=True)
-    out = rows.size().reset_index(name="_k")[ROW]
+    out = rows[["language", "gold"]].first().reset_index()
     out["tied"] = rows["is_top"].sum().to_numpy()
+    out["p_gold"] = rows["on_gold"].sum().to_numpy()
     tops = dist[dist["is_top"]]
     keys = (out["model"] + "|" + out["prompt_id"] + "|" + out["condition"] + "|" + out["country"]).tolist()
     choice = _tie_break(keys, out["tied"].to_numpy())
     first = np.concatenate([[0], np.cumsum(out["tied"].to_numpy())[:-1]])
     out["predicted"] = tops["option_index"].to_numpy()[first + choice].astype(int)
-    g = gold.rename(columns={"option_index": "gold", "lang": "language"})[["item_id", "country", "language", "gold"]]
-    out = out.merge(g, on=["item_id", "country"], how="inner")
-    probs = dist.set_index([*ROW, "option_index"])["prob"]
-    idx = pd.MultiIndex.from_frame(out[ROW].assign(option_index=out["gold"]))
-    out["p_gold"] = probs.reindex(idx).fillna(0.0).to_numpy()
     out["correct"] = (out["predicted"] == out["gold"]).astype(int)
     out["gold_label"] = [names[i] if i < len(names) else str(i) for i in out["gold"]]
     out["predicted_label"] = [names[i] if i < len(names) else str(i) for i in out["predicted"]]
