@@ -121,13 +121,12 @@ class _Items:
                 names[k].add(_norm(option))
             self.by_text[_norm(row.question)].add(row.item_id)
 
-    def resolve(self, value) -> tuple[list[str], str]:
-        """(candidate item ids, how matched) for an `item` cell."""
+    def resolve(self, value) -> list[str]:
+        """The candidate item ids of an `item` cell: the id itself, else the items with that question."""
         value = str(value)
         if value in self.kept:
-            return [value], "id"
-        found = sorted(i for i in self.by_text.get(_norm(value), ()) if i in self.kept)
-        return found, "text"
+            return [value]
+        return sorted(i for i in self.by_text.get(_norm(value), ()) if i in self.kept)
 
 
 def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray | None, str]:
@@ -231,7 +230,7 @@ def load(path, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Dat
     rows_of: dict[tuple, list[int]] = defaultdict(list)
     for pos, row in zip(table.index, table.to_dict("records")):
         line = int(pos) + 2 if str(path).endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")) else int(pos) + 1
-        found, how = resolved.resolve(row["item"])
+        found = resolved.resolve(row["item"])
         if not found:
             problems["item not in the study (by id or question text)"].append(line)
             continue

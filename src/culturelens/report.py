@@ -207,20 +207,23 @@ def country_paths() -> dict[str, str]:
     return out
 
 
-def _colour(value: float, vmin: float, vmax: float, cmap: str) -> str:
-    from matplotlib import colormaps
+def _colour(value: float, vmin: float, vmax: float, cmap) -> str:
+    """``cmap``: a matplotlib colormap object (looked up once per map: the registry returns a copy)."""
     from matplotlib.colors import to_hex
 
     t = 0.5 if vmax <= vmin else (value - vmin) / (vmax - vmin)
-    return to_hex(colormaps[cmap](min(max(t, 0.0), 1.0)))
+    return to_hex(cmap(min(max(t, 0.0), 1.0)))
 
 
 def world_map_svg(values: dict[str, float], title: str, label: str, vmin: float, vmax: float,
                   cmap: str = "viridis", map_id: str = "map") -> str:
     """An SVG choropleth: each country with a value coloured on [vmin, vmax] (``cmap``) with a tooltip,
     countries without one hatched grey; a colour bar; countries with a value but no outline listed."""
+    from matplotlib import colormaps
+
     from .plots import _country_label
 
+    cmap = colormaps[cmap]
     paths = country_paths()
     parts = [f'<svg class="cl-map" id="{map_id}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT + 60}" '
              f'width="100%" role="img" aria-label="{html.escape(title)}">',
