@@ -510,13 +510,13 @@ def forest_plot(coefficients: pd.DataFrame, path, title: str,
 
 
 def _interval_bars(ax, data: pd.DataFrame, value: str, low: str, high: str, order: list[str],
-                   models: list[str], colours: dict) -> None:
-    """Horizontal bars of `value` per country name (rows, in `order`) and model (dodged), with the
-    interval [`low`, `high`] drawn as a black error bar where it is known."""
+                   models: list[str], colours: dict, hue: str = "model") -> None:
+    """Horizontal bars of `value` per country name (rows, in `order`) and `hue` (dodged, one bar per
+    entry of `models`: its values), with the interval [`low`, `high`] as a black error bar where known."""
     height = 0.8 / len(models)
     row = {name: i for i, name in enumerate(order)}
     for j, model in enumerate(models):
-        part = data[(data["model"] == model) & data["country_name"].isin(row)]
+        part = data[(data[hue] == model) & data["country_name"].isin(row)]
         if part.empty:
             continue
         y = part["country_name"].map(row).to_numpy() - 0.4 + height * (j + 0.5)
@@ -673,10 +673,9 @@ def label_accuracy(scores: pd.DataFrame, path, chance: float | None = None) -> P
     fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models) + 2, 0.45 * len(order) * len(conditions) / 2 + 1.5),
                              sharey=True, squeeze=False)
     for ax, model in zip(axes[0], models):
-        part = data[data["model"] == model].rename(columns={"culture": "country_name", "condition": "_c",
-                                                            "model": "_m"}).rename(columns={"_c": "model"})
+        part = data[data["model"] == model].rename(columns={"culture": "country_name"})
         _interval_bars(ax, part, "accuracy", "accuracy_low", "accuracy_high", order,
-                       [c for c in conditions if c in set(part["model"])], colours)
+                       [c for c in conditions if c in set(part["condition"])], colours, hue="condition")
         if chance is not None:
             ax.axvline(chance, color="0.4", ls="--", lw=0.8)
         ax.set_xlim(0, 1)
