@@ -120,6 +120,14 @@ def is_code(code: str) -> bool:
     return _valid_code(code, _territory_codes())
 
 
+def language_name_en(code: str) -> str:
+    """English name of a language code (CLDR: ``de`` → German, ``pt_BR`` or ``pt-BR`` → Brazilian
+    Portuguese), or the code itself."""
+    code = str(code)
+    names = _locale("en").languages
+    return names.get(code) or names.get(code.replace("-", "_")) or code
+
+
 def from_iso_alias(code: str) -> str | None:
     """The alpha-2 code an ISO 3166-1 alpha-3 (``DEU``) or numeric (``276``, ``004``) code stands for,
     through CLDR's territory aliases; None when CLDR maps it to no single current country (``SUN``)."""

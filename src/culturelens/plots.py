@@ -89,9 +89,10 @@ def _country_label(code: str) -> str:
 
 
 def _language_label(code: str) -> str:
-    """English name of an ISO 639-1 language code (CLDR), or the code itself."""
-    code = str(code)
-    return _EN.languages.get(code) or _EN.languages.get(code.replace("-", "_")) or code
+    """English name of a language code (CLDR), or the code itself."""
+    from culturelens.countries import language_name_en
+
+    return language_name_en(code)
 
 
 def _metric_label(metric: str) -> str:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from babel import Locale
+from .countries import language_name_en
 
 SYSTEM = ("You translate survey items. Translate the question and each answer option from {source} into "
           "{target}. Keep the meaning, the register and the order of the options; do not answer the question. "
@@ -42,10 +42,6 @@ TABLE_COLUMNS = ["item_id", "lang", "translation", "translator", "translated_on"
 #: what every translation request asks for, whatever the translator's own `elicitation`: one reply
 #: (no sampling), deterministic, room for a long item in a verbose script
 ELICITATION = {"method": "verbalized", "temperature": 0.0, "max_tokens": 2048}
-
-
-def language_name_en(code: str) -> str:
-    return Locale("en").languages.get(code, code)
 
 
 def messages(question: str, options: list[str], source: str, target: str) -> list[dict]:
