@@ -127,19 +127,18 @@ def check(config: dict, file=CONFIG_FILE) -> None:
         _check_study_extras(config, name, analyses, where)
 
 
-_REFERENCE_LEVEL = re.compile(r"C\(\s*(model|condition)\s*,\s*Treatment\(\s*['\"]([^'\"]+)['\"]\s*\)\s*\)")
-
-
 def _check_study_extras(config: dict, study: str, analyses: dict, where) -> None:
     """What a study's own keys and its analyses name exists: the reference levels of the formulas
     (a model that runs, a condition the study runs), the label-task contrast and the translator."""
     catalog, spec = config["catalog"], config["catalog"]["studies"][study]
     conditions = study_conditions(config, study)
+    from .formulas import treatment_reference
+
     for analysis, a in analyses.items():
-        for variable, level in _REFERENCE_LEVEL.findall(a["formula"]):
-            known = config["models"] if variable == "model" else conditions
+        for variable, known in (("model", config["models"]), ("condition", conditions)):
+            level = treatment_reference(a["formula"], variable)
             # with one level the term is dropped before fitting (noted), so its reference does not matter
-            if len(known) > 1 and level not in known:
+            if level is not None and len(known) > 1 and level not in known:
                 key = f"catalog.analyses.{study_kind(config, study)}.{analysis}.formula"
                 raise InputError(where(key), key, f"a reference {variable} that study '{study}' runs "
                                  f"({', '.join(known)})", level)

@@ -49,6 +49,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from culturelens import lmm
+from culturelens.formulas import treatment_pattern, treatment_reference
 from culturelens.errors import InputError
 
 __all__ = [
@@ -410,17 +411,6 @@ def _categorical_variables(formula: str, data: pd.DataFrame) -> list[str]:
     return out
 
 
-def _treatment_reference(formula: str, var: str) -> str | None:
-    """The level named in ``C(var, Treatment('level'))`` (or ``reference='level'``), if any."""
-    m = _treatment_pattern(var).search(formula)
-    return m.group("level") if m else None
-
-
-def _treatment_pattern(var: str) -> re.Pattern:
-    return re.compile(rf"C\(\s*{re.escape(var)}\s*,\s*Treatment\(\s*(?:reference\s*=\s*)?"
-                      rf"(?P<q>['\"])(?P<level>[^'\"]*)(?P=q)\s*\)\s*\)")
-
-
 def _binomial_rows(data: pd.DataFrame, formula: str, lhs: str) -> tuple[pd.DataFrame, str, list[str]]:
     """(rows to fit, formula to fit, notes) for a logistic model of the 0/1 column ``lhs``.
 
@@ -457,11 +447,11 @@ def _binomial_rows(data: pd.DataFrame, formula: str, lhs: str) -> tuple[pd.DataF
                          "(perfect separation: its log-odds would be infinite)")
         data = data[keep]
         for var in dict.fromkeys(v for v, *_ in separated):
-            reference = _treatment_reference(formula, var)
+            reference = treatment_reference(formula, var)
             remaining = data[var].astype(str)
             if reference is not None and not remaining.eq(reference).any() and len(remaining):
                 new = sorted(remaining.unique())[0]
-                formula = _treatment_pattern(var).sub(f"C({var}, Treatment('{new}'))", formula)
+                formula = treatment_pattern(var).sub(f"C({var}, Treatment('{new}'))", formula)
                 notes.append(f"reference level {var}={reference} was left out: {var} is compared "
                              f"with '{new}' instead")
         if data.empty:
