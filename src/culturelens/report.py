@@ -267,8 +267,9 @@ def alignment_maps(alignment: pd.DataFrame, steerability: pd.DataFrame | None) -
     parts = ["<h2>Alignment per country</h2>",
              "<p class=\"caption\">Each map: one model under one prompting condition. A country's colour is its mean "
              "alignment (1 − Jensen–Shannon distance between the model's answer distribution and the country's "
-             "survey distribution, per item averaged over prompt variants and prompt languages, then over the "
-             f"items asked there); one colour scale for every map ({vmin:.2f} to {vmax:.2f}). Hatched grey: no survey "
+             "survey distribution, per alignment cell averaged over prompt variants, then over the cells of the "
+             "country: its items × the condition's prompt languages, one language per country except where a "
+             f"condition names several); one colour scale for every map ({vmin:.2f} to {vmax:.2f}). Hatched grey: no survey "
              "data for the country in this study (not zero). Hover a country for its value.</p>"]
     for i, ((model, condition), part) in enumerate(per.groupby(keys, sort=True, observed=True)):
         parts.append(world_map_svg(dict(zip(part["country"], part["js_sim"])), f"{model} — {condition}",
