@@ -139,6 +139,36 @@ def test_labels_and_free_text_answers(tmp_path, goqa):
     assert "answer names no option" in "\n".join(notes)
 
 
+def test_positions_follow_the_source_files_order_not_the_scale_order(tmp_path, goqa):
+    """GOQA lists 'Too much, Not enough, Right amount'; the importer puts them in scale order ('Too
+    much, Right amount, Not enough'). A distribution given as a list, an option number and a letter
+    are in the source file's order and must land on the same options after the reordering."""
+    raw, items, _ = goqa
+    amount = raw[raw["question"].str.startswith("In your opinion, do lower income have too much")].iloc[0]
+    assert list(amount["options"]) == ["Too much", "Right amount", "Not enough"]
+    assert list(amount["source_options"]) == ["Too much", "Not enough", "Right amount"]
+    change = raw[[list(o) == ["Increased", "No change", "Decreased", "DK/Refused"] for o in raw["options"]]].iloc[0]
+    rows = [{"item": amount["item_id"], "country": "none", "distribution": "[0.40, 0.15, 0.45]"},
+            # over the options the study keeps ("DK/Refused" dropped), in the source's order
+            {"item": change["item_id"], "country": "none", "distribution": "[0.5, 0.2, 0.3]"}]
+    pd.DataFrame(rows).to_csv(tmp_path / "lists.csv", index=False)
+    spec = {"provider": "imported", "defaults": {"study": "goqa", "condition": "default"}}
+    answers, notes = _load(tmp_path / "lists.csv", goqa, keep=False, spec=spec)
+    got = dict(zip(answers["item_id"], answers["probs"]))
+    assert got[amount["item_id"]] == pytest.approx([0.40, 0.45, 0.15])   # Too much, Right amount, Not enough
+    assert got[change["item_id"]] == pytest.approx([0.5, 0.3, 0.2])      # Increased, No change, Decreased
+    picks = [{"item": amount["item_id"], "country": "none", "condition": "default", "label": "2"},
+             {"item": amount["item_id"], "country": "none", "condition": "cross_national", "label": "Right amount"}]
+    pd.DataFrame(picks).to_csv(tmp_path / "labels.csv", index=False)
+    answers, _ = _load(tmp_path / "labels.csv", goqa, spec={"provider": "imported", "defaults": {"study": "goqa"}})
+    got = dict(zip(answers["condition"], answers["probs"]))
+    assert got["default"] == [0, 0, 1] and got["cross_national"] == [0, 1, 0]   # option 2 listed = Not enough
+    letters = [{"item": amount["item_id"], "country": "none", "answer": "B"}]
+    pd.DataFrame(letters).to_csv(tmp_path / "letters.csv", index=False)
+    answers, _ = _load(tmp_path / "letters.csv", goqa, spec=spec)
+    assert answers.iloc[0]["probs"] == [0, 0, 1]                                  # B listed = Not enough
+
+
 def test_a_file_without_an_answer_column_is_an_input_error(tmp_path, goqa):
     pd.DataFrame([{"item": "x", "country": "JP"}]).to_csv(tmp_path / "none.csv", index=False)
     with pytest.raises(InputError, match="exactly one of"):

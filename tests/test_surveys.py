@@ -121,6 +121,12 @@ def test_goqa_middle_category_listed_last_is_moved(tmp_path):
       "DK/Refused"], [0, 1, 4, 2, 3, 5], "ordinal"),
     (["Increased", "Decreased", "No change (VOL)", "Don't know (VOL)"], [0, 2, 1, 3], "ordinal"),
     (["1 None", "3", "2", "4", "5 All"], [0, 2, 1, 3, 4], "ordinal"),
+    # numbers that fall along the list: the first listed end point is the high end, and the
+    # survey's direction (falling) is kept
+    (["Satisfied", "9", "8", "7", "6", "5", "4", "3", "2", "Dissatisfied"], list(range(10)), "ordinal"),
+    (["Completely agree", "4", "3", "2", "Completely disagree", "Don't know"], [0, 1, 2, 3, 4, 5], "ordinal"),
+    # end points with numbers in no direction: not a scale
+    (["Low", "3", "2", "4", "High"], [0, 1, 2, 3, 4], "nominal"),
     # not recognised / too few substantive options: nominal, survey order
     (["China", "United States", "Japan"], [0, 1, 2], "nominal"),
     (["Approve", "Disapprove", "DK/Refused"], [0, 1, 2], "nominal"),
@@ -129,6 +135,47 @@ def test_goqa_middle_category_listed_last_is_moved(tmp_path):
 def test_scale_order(options, expected, scale):
     flags = [is_non_substantive(o) for o in options]
     assert goqa.scale_order(options, flags) == (expected, scale)
+
+
+def test_every_numeric_scale_of_the_goqa_sample_keeps_its_end_points_at_their_ends():
+    """Each item of the shipped sample with a numeric scale: after scale ordering, the first and last
+    substantive options are the labelled end points (or the extreme numbers) on the side their
+    numbers put them, whichever way the numbers run."""
+    import ast
+
+    table = pd.read_csv(GOQA_PATHS["csv"], dtype=str, keep_default_na=False)
+    checked = 0
+    for cell in table["options"]:
+        options = [str(int(o)) if isinstance(o, float) else str(o) for o in ast.literal_eval(cell)]
+        flags = [is_non_substantive(o) for o in options]
+        subst = [o for o, f in zip(options, flags) if not f]
+        numbers = [int(re.match(r"\d+", o).group()) if re.match(r"\d+", o) else None for o in subst]
+        known = [n for n in numbers if n is not None]
+        if len(known) < 3:
+            continue
+        order, scale = goqa.scale_order(options, flags)
+        if scale != "ordinal":
+            continue
+        checked += 1
+        ordered = [options[i] for i in order if not flags[i]]
+        ranked = [int(re.match(r"\d+", o).group()) for o in ordered if re.match(r"\d+", o)]
+        rising = ranked == sorted(ranked)
+        assert rising or ranked == sorted(ranked, reverse=True), ordered
+        # an unnumbered end point sits next to the number it continues
+        listed_rising = known == sorted(known)
+        for end, pos in ((subst[0], 0), (subst[-1], -1)):
+            if re.match(r"\d+", end):
+                continue
+            assert ordered[0 if (pos == 0) == (listed_rising == rising) else -1] == end, (subst, ordered)
+    assert checked >= 10
+
+
+def test_a_falling_numeric_scale_is_not_turned_upside_down(tmp_path):
+    options = ["Satisfied", "9", "8", "7", "6", "5", "4", "3", "2", "Dissatisfied"]
+    shares = [0.3, 0.2, 0.1, 0.1, 0.1, 0.05, 0.05, 0.04, 0.03, 0.03]
+    t = one_item(tmp_path, {"Chile": shares}, options)
+    assert list(t.items.iloc[0]["options"]) == options
+    assert shares_of(t, "CL") == shares
 
 
 def test_ladder_lexicon_is_consistent():

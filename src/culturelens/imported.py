@@ -16,15 +16,16 @@ condition    yes       a condition name of ``catalog.conditions`` (e.g. ``cross_
 prompt_lang  no        language of the prompt (default ``en``)
 model        no        with the entry's ``select_model``, only rows with this value are read
 one of:
-distribution           probabilities over the item's options, in the item's option order: a JSON
-                       or Python list (over all of the survey's options, or over the options the
-                       study keeps), or a JSON object option text (in any of the item's
-                       languages) → probability
+distribution           probabilities over the item's options, in the order the SURVEY FILE lists
+                       them (the item's ``source_options``, not the scale order an importer may
+                       have put them into): a JSON or Python list (over all of the file's options,
+                       or over the options the study keeps), or a JSON object option text (in any
+                       of the item's languages) → probability
 label                  the chosen option: its text (any of the item's languages) or its number
-                       (1 = first option as listed)
+                       (1 = the survey file's first option)
 answer                 a free-text answer, matched as a sampled answer is (culturelens.elicit):
-                       a letter (A = first option as listed), or an option's text; several rows
-                       for one prompt are several draws
+                       a letter (A = the survey file's first option), or an option's text;
+                       several rows for one prompt are several draws
 ===========  ========  ===========================================================================
 
 Each answer becomes a distribution over the study's options (non-substantive ones dropped and the
@@ -105,21 +106,31 @@ def _values(cell):
 
 
 class _Items:
-    """The study's items: by id, by question text, their raw and kept options."""
+    """The study's items: by id, by question text, their raw and kept options, and where each option
+    stands in the source file's own order (``source_order``: a list given by position is in that
+    order, not in the scale order an importer may have put the options into)."""
 
     def __init__(self, items: pd.DataFrame, raw_items: pd.DataFrame):
         self.kept = {i: [int(k) for k in kept] for i, kept in zip(items["item_id"], items["kept_options"])}
         self.raw: dict[str, list[str]] = {}
+        self.source: dict[str, list[int]] = {}       # item option → its position in the source's list
+        self.n_source: dict[str, int] = {}
         self.names: dict[str, list[set[str]]] = {}
         self.by_text: dict[str, set[str]] = defaultdict(set)
-        for row in raw_items.itertuples(index=False):
-            options = [str(o) for o in row.options]
-            if row.item_id not in self.raw or row.lang == "en":   # the English options where there are
-                self.raw[row.item_id] = options
-            names = self.names.setdefault(row.item_id, [set() for _ in options])
+        for row in raw_items.to_dict("records"):
+            item = row["item_id"]
+            options = [str(o) for o in row["options"]]
+            if item not in self.raw or row["lang"] == "en":   # the English options where there are
+                self.raw[item] = options
+                order = row.get("source_order")
+                order = list(range(len(options))) if order is None or len(order) != len(options) else order
+                self.source[item] = [int(i) for i in order]
+                source_options = row.get("source_options")
+                self.n_source[item] = len(options if source_options is None else source_options)
+            names = self.names.setdefault(item, [set() for _ in options])
             for k, option in enumerate(options[: len(names)]):
                 names[k].add(_norm(option))
-            self.by_text[_norm(row.question)].add(row.item_id)
+            self.by_text[_norm(row["question"])].add(item)
 
     def resolve(self, value) -> list[str]:
         """The candidate item ids of an `item` cell: the id itself, else the items with that question."""
@@ -127,6 +138,12 @@ class _Items:
         if value in self.kept:
             return [value]
         return sorted(i for i in self.by_text.get(_norm(value), ()) if i in self.kept)
+
+    def from_position(self, item: str, position: int) -> int | None:
+        """The item's option at ``position`` (0-based) of the source's option list; None for an
+        option the importer removed (not an answer, e.g. GOQA's 'Total N=')."""
+        order = self.source[item]
+        return order.index(position) if position in order else None
 
 
 def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray | None, str]:
@@ -144,16 +161,18 @@ def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray
             for option, p in values.items():
                 probs[index[_norm(option)]] = _number(p)
         elif isinstance(values, list):
-            probs = np.array([_number(v) for v in values], dtype=float)
-            kept = items.kept[item]
-            if len(probs) == len(kept) and len(kept) != len(raw):   # already over the kept options
-                full = np.zeros(len(raw))
-                full[kept] = probs
-                probs = full
-            elif len(probs) != len(raw):
-                return None, (f"{len(probs)} probabilities for item {item}, which has {len(raw)} options"
+            given = np.array([_number(v) for v in values], dtype=float)
+            order, n_source, kept = items.source[item], items.n_source[item], items.kept[item]
+            probs = np.zeros(len(raw))
+            if len(given) == n_source:                  # over every option, in the source's order
+                probs[:] = given[order]
+            elif len(given) == len(kept) and len(kept) != len(raw):
+                # over the options the study keeps, in the source's order
+                probs[sorted(kept, key=lambda k: order[k])] = given
+            else:
+                return None, (f"{len(given)} probabilities for item {item}, which has {n_source} options"
                               + (f" ({len(kept)} substantive)" if len(kept) != len(raw) else "")
-                              + f": {raw}")
+                              + f" (in the source's order: {_source_labels(item, items)})")
         else:
             return None, "a list or object of probabilities"
         if not np.all(np.isfinite(probs)) or (probs < 0).any() or probs.sum() <= 0:
@@ -162,9 +181,11 @@ def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray
     if kind == "label":
         text = str(cell).strip()
         if re.fullmatch(r"\d+", text):
-            k = int(text) - 1
-            if not 0 <= k < len(raw):
-                return None, f"an option number from 1 to {len(raw)} for item {item}"
+            if not 1 <= int(text) <= items.n_source[item]:
+                return None, f"an option number from 1 to {items.n_source[item]} for item {item}"
+            k = items.from_position(item, int(text) - 1)
+            if k is None:
+                return None, f"an option number of an answer (option {text} of item {item} is not one)"
         else:
             matches = [k for k, names in enumerate(items.names[item]) if _norm(text) in names]
             if len(matches) != 1:
@@ -172,6 +193,14 @@ def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray
             k = matches[0]
         return np.eye(len(raw))[k], ""
     raise ValueError(kind)
+
+
+def _source_labels(item: str, items: _Items) -> list[str]:
+    """The item's options in the source's order ('?' for one the importer removed)."""
+    out = ["?"] * items.n_source[item]
+    for k, pos in enumerate(items.source[item]):
+        out[pos] = items.raw[item][k]
+    return out
 
 
 def _number(value) -> float:
@@ -246,13 +275,18 @@ def load(path, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Dat
             if len(found) > 1:
                 problems["question text of several items"].append(line)
                 continue
-            names = [tuple(sorted(n)) for n in resolved.names[item]]
-            labels = [chr(ord("A") + k) for k in range(len(names))]
+            # letters name the options as the source listed them (A = its first option)
+            n_source = resolved.n_source[item]
+            names = [()] * n_source
+            for k, pos in enumerate(resolved.source[item]):
+                names[pos] = tuple(sorted(resolved.names[item][k]))
+            labels = [chr(ord("A") + p) for p in range(n_source)]
             label = elicit.parse_answer(str(row["answer"]), labels, names)
-            if label is None:
+            k = None if label is None else resolved.from_position(item, labels.index(label))
+            if k is None:
                 problems["answer names no option (letter or text)"].append(line)
                 continue
-            probs = np.eye(len(names))[labels.index(label)]
+            probs = np.eye(len(resolved.raw[item]))[k]
         else:
             results = [(i, *_distribution(kind, row[kind], i, resolved)) for i in found]
             usable = [(i, p) for i, p, _ in results if p is not None]

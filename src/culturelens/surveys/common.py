@@ -24,11 +24,12 @@ from culturelens.errors import InputError
 log = logging.getLogger(__name__)
 
 ITEM_COLUMNS = ["study", "item_id", "lang", "translation", "question", "options",
-                "non_substantive", "scale", "source", "topic"]
+                "non_substantive", "scale", "source", "topic", "source_options", "source_order"]
 TARGET_COLUMNS = ["study", "item_id", "country", "option_index", "share", "n", "survey_name"]
 SCORE_COLUMNS = ["study", "country", "dimension", "score"]
 
-_LIST_COLUMNS = ("options", "non_substantive", "kept_options", "shown_options", "labels")
+_LIST_COLUMNS = ("options", "non_substantive", "kept_options", "shown_options", "labels", "source_options",
+                 "source_order")
 _DTYPES = {"option_index": "int64", "share": "float64", "n": "float64", "score": "float64"}
 
 
@@ -60,7 +61,21 @@ def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 
 
 def items_frame(rows: list[dict]) -> pd.DataFrame:
+    """The items table. ``source_options`` (the options as the source file lists them, in its
+    order, options the importer removed included) and ``source_order`` (per option of ``options``,
+    its position in ``source_options``) default to ``options`` as they are: an importer that
+    reorders or removes options (GOQA's scale order) sets both, so that anything given by position
+    in the source's own order (an imported distribution as a list, an option number) can be mapped
+    to the item's options (:func:`from_source_order`)."""
+    rows = [{"source_options": list(r["options"]), "source_order": list(range(len(r["options"]))), **r}
+            for r in rows]
     return frame(rows, ITEM_COLUMNS)
+
+
+def from_source_order(values, source_order) -> list:
+    """Values given per option in the source file's order → per option of the item (its
+    ``options`` order); values of options the importer removed are dropped."""
+    return [values[int(i)] for i in source_order]
 
 
 def targets_frame(rows: list[dict]) -> pd.DataFrame:

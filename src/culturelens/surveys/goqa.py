@@ -8,7 +8,10 @@ Quirks handled (see ../shared/data/README.md):
   the inner dict is parsed with :func:`ast.literal_eval` (never ``eval``); a bare dict is accepted.
 * ``options`` is a Python list repr; numeric options become strings (``1.0`` → ``"1"``).
 * Ordinal scales are recognised by the ladder lexicon below (and numeric 0–10 style scales); their
-  options and shares are put into scale order (non-substantive options last), ``scale=ordinal``.
+  options and shares are put into scale order (non-substantive options last), ``scale=ordinal``;
+  the file's own list and where each option stood in it are kept with the item
+  (``source_options``, ``source_order``), so that answers given by position in the file's order
+  (an imported distribution as a list) land on the right options.
   An item is ordinal only if EVERY substantive option is on the scale: a substantive volunteered
   option off the ladder ("Neither (VOL)", "Other (VOL)") makes it ``nominal``. Anything not
   recognised is ``nominal`` in the survey's order.
@@ -194,8 +197,13 @@ def _intensity_ranks(labels: list[str]) -> list[int] | None:
 
 def _numeric_ranks(labels: list[str]) -> list[int] | None:
     """Numeric scales: at least 3 numbered options, at most the first and last listed unnumbered
-    (labelled end points: the first listed is the low end, the last the high end). A volunteered
-    option ("Neither (VOL)") is never taken for an end point: the scale is then not recognised."""
+    (labelled end points). The numbers' own order along the list gives the direction: when they
+    rise ("Never justifiable", 2, ..., 9, "Always justifiable") the first listed end point is below
+    the smallest number and the last above the largest; when they fall ("Satisfied", 9, ..., 2,
+    "Dissatisfied") the first listed is above the largest and the last below the smallest. A
+    volunteered option ("Neither (VOL)") is never taken for an end point: the scale is then not
+    recognised, and so is a list with end points whose numbers neither rise nor fall throughout
+    (numbers alone are ranked by their value, in whatever order they are listed)."""
     if any(is_volunteered(x) for x in labels):
         return None
     numbers = [(_NUMBER.match(norm_label(x)) or None) for x in labels]
@@ -203,17 +211,24 @@ def _numeric_ranks(labels: list[str]) -> list[int] | None:
     known = [v for v in values if v is not None]
     if len(known) < 3 or len(set(known)) != len(known):
         return None
+    if len(known) == len(values):
+        return values
+    rising = all(a < b for a, b in zip(known, known[1:]))
+    falling = all(a > b for a, b in zip(known, known[1:]))
+    if not (rising or falling):
+        return None
+    low, high = min(known) - 1, max(known) + 1
     ranks = []
     for pos, v in enumerate(values):
         if v is not None:
             ranks.append(v)
         elif pos == 0:
-            ranks.append(min(known) - 1)
+            ranks.append(low if rising else high)
         elif pos == len(values) - 1:
-            ranks.append(max(known) + 1)
+            ranks.append(high if rising else low)
         else:
             return None
-    return ranks if len(set(ranks)) == len(ranks) else None
+    return ranks
 
 
 def scale_order(options: list[str], non_substantive: list[bool]) -> tuple[list[int], str]:
@@ -387,7 +402,7 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
         variants.setdefault(question, set()).add(item_id)
         if item_id in items:  # same question, same options: one item, countries merged (first wins)
             dup_merged += 1
-            order = items[item_id]["order"]
+            order = items[item_id]["source_order"]
         else:
             order, scale = scale_order(options, flags)
             reordered += order != sorted(order)
@@ -398,7 +413,7 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
                 "study": study, "item_id": item_id, "lang": "en", "translation": "original",
                 "question": question, "options": [options[i] for i in order],
                 "non_substantive": [flags[i] for i in order], "scale": scale, "source": source,
-                "topic": "", "raw_options": options, "order": order,
+                "topic": "", "source_options": options, "source_order": order,
             }
             shares_by_item[item_id] = {}
 
@@ -440,7 +455,7 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
 
     item_list = list(items.values())
     foreign = foreign_options([(it["question"], it["options"], it["non_substantive"]) for it in item_list])
-    item_rows = [{k: v for k, v in it.items() if k not in ("raw_options", "order")} for it in item_list]
+    item_rows = item_list
     items_df = items_frame(item_rows)
     items_df["options_mismatch"] = [bool(f) for f in foreign]
     mismatched = [(it["item_id"], it["question"], len(f)) for it, f in zip(item_list, foreign) if f]
