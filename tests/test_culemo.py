@@ -20,20 +20,40 @@ def shipped():
 
 
 def test_shipped_files_import_every_question_for_every_culture(shipped):
-    # 400 rows, two questions twice: 398 distinct questions (a repeat would be the same prompt)
-    assert shipped.items["item_id"].nunique() == 398
-    assert shipped.items.groupby("lang").size().to_dict() == {l: 398 for l in ["am", "ar", "de", "en", "es", "hi"]}
+    # 400 rows, 400 items: a question eng.tsv asks twice is two scored observations, as in the paper
+    assert shipped.items["item_id"].nunique() == 400
+    assert shipped.items.groupby("lang").size().to_dict() == {l: 400 for l in ["am", "ar", "de", "en", "es", "hi"]}
     per_culture = shipped.labels.groupby("country").size().to_dict()
-    assert per_culture == {c: 398 for c in ["AE", "DE", "ET", "IN", "MX", "none"]}
+    assert per_culture == {c: 400 for c in ["AE", "DE", "ET", "IN", "MX", "none"]}
     # one-hot targets per (question, country): the gold label has share 1
     gold = shipped.targets[shipped.targets["share"] == 1]
-    assert len(gold) == 5 * 398 and shipped.targets.groupby(["item_id", "country"])["share"].sum().eq(1).all()
+    assert len(gold) == 5 * 400 and shipped.targets.groupby(["item_id", "country"])["share"].sum().eq(1).all()
+
+
+def test_a_repeated_question_is_one_item_per_row_with_its_own_label_and_translation(shipped):
+    """eng.tsv rows 347 and 348 ask the same question; in amh.tsv its rows 272 and 348 carry different
+    gold labels (guilt, anger) and slightly different Amharic texts; in spn.tsv the cheek-kiss
+    question's two rows are translated differently. Each row is its own item, in file order."""
+    labels = shipped.labels.set_index(["item_id", "country"])["label"]
+    assert labels[("culemo-346", "ET")] == "guilt" and labels[("culemo-347", "ET")] == "anger"
+    texts = shipped.items.set_index(["item_id", "lang"])["question"]
+    amh = pd.read_csv(SHIPPED / "amh.tsv", sep="\t", dtype=str)
+    assert texts[("culemo-346", "am")] == amh["text_amh"].iloc[270].strip()
+    assert texts[("culemo-347", "am")] == amh["text_amh"].iloc[346].strip()
+    assert texts[("culemo-032", "en")].rstrip("?") == texts[("culemo-148", "en")].rstrip("?")
+    assert texts[("culemo-032", "es")] != texts[("culemo-148", "es")]
+
+
+def test_quoted_texts_lose_their_csv_quoting(shipped):
+    en = shipped.items[shipped.items["lang"] == "en"]["question"]
+    assert "How would you feel when someone shows you a \"you have five fathers\" gesture" in set(en)
+    assert not any('""' in q for q in shipped.items["question"])
 
 
 def test_gold_labels_follow_each_culture_not_the_row_order(shipped):
     """A question is joined on its English text: the German file's gold for a question is what the
     German file says for that text, wherever its row is."""
-    deu = pd.read_csv(SHIPPED / "deu.tsv", sep="\t", quoting=3)
+    deu = pd.read_csv(SHIPPED / "deu.tsv", sep="\t")
     text = "How would you feel when your gift opened in front of you"
     item = shipped.items[(shipped.items["lang"] == "en") & (shipped.items["question"] == text)]["item_id"].iloc[0]
     expected = deu.loc[deu["text_eng"].str.strip().str.rstrip("?") == text, "emotion_eng"].iloc[0]
@@ -48,9 +68,7 @@ def test_known_quirks_are_reported(shipped):
     notes = "\n".join(shipped.report)
     assert "appears 2 times" in notes                       # questions repeated in eng.tsv
     assert "spn.tsv: 1 rows joined to eng.tsv by a close English text" in notes
-    assert "hin.tsv: row 348 repeats the question of row 272 and is left out (guilt; the same label)" in notes
-    # a repeat whose label differs from the kept row's says which label is kept
-    assert "amh.tsv: row 348 repeats the question of row 272 and is left out (anger; a different label: guilt is kept)" in notes
+    assert "each row is its own item (culemo-346, culemo-347)" in notes
 
 
 def _write(tmp_path, name, rows, columns):

@@ -8,16 +8,20 @@ the dataset's own; the paper pairs them with a country (``LANGUAGES``); English 
 
 The files are not in the same row order and a few English texts differ slightly, so a language row
 is joined to ``eng.tsv`` on its English text: exactly after case-folding and collapsing whitespace
-and final punctuation, else the closest English text with difflib similarity >= 0.9 (reported). A
-question repeated in a file is one item, its first row in each file: the repeats would be the very
-same prompt, which a model can answer only once (the repeats are reported, with their labels where
-these differ). Rows that match nothing are left out and reported.
+and final punctuation, else the closest English text with difflib similarity >= 0.9 (reported). The
+files use standard CSV quoting (a text holding quotes is quoted, its quotes doubled). One dataset
+row is one scored observation, as in the paper: a question eng.tsv asks twice is two items (its two
+rows' ids), each with its own gold label per culture and its own translation where the language
+file's two rows differ (a language file's k-th row of the question is joined to eng.tsv's k-th).
+Where the two rows render the very same prompt, the model is asked once and both items are scored
+on that answer (reported). Rows that match nothing are left out and reported.
 
 Tables (a task of kind ``labels``):
 
 - ``items``: one row per (question, language): the question and the label names in that language
   (options in ``LABEL_SETS`` order; the native names are the ones the file pairs with each English
-  label), ``scale`` nominal; item ids ``culemo-001`` … in ``eng.tsv`` row order.
+  label), ``scale`` nominal; item ids ``culemo-001`` … by ``eng.tsv`` row (``culemo-001`` is its first
+  data row), so a repeated question's rows have ids of their own.
 - ``targets``: per (question, country) the gold label as a one-hot answer distribution, so the
   shards, prompts and reference respondents work as for any survey.
 - ``labels`` (:data:`LABEL_COLUMNS`): the gold label per (question, culture): the country, or
@@ -29,7 +33,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -54,7 +58,9 @@ def _key(text: str) -> str:
 
 def _read(path: Path, columns: list[str]) -> pd.DataFrame:
     try:
-        table = pd.read_csv(path, sep="\t", dtype=str, quoting=3, keep_default_na=False)
+        # standard CSV quoting: the files quote texts holding quotes ("a ""you have five fathers""
+        # gesture"); read with quoting off, the doubled quotes would reach the prompts
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     except (OSError, ValueError, UnicodeDecodeError) as err:
         raise InputError(path, "file", "a tab-separated UTF-8 file with a header row", str(err)) from None
     missing = [c for c in columns if c not in table.columns]
@@ -98,34 +104,34 @@ def _native_names(table: pd.DataFrame, code: str, label_set: str, names: list[st
 def _match(table: pd.DataFrame, eng_keys: list[str], path: Path, report: list[str],
            label_set: str) -> list[int | None]:
     """The eng.tsv row each row of ``table`` is (see the module docstring), or None. Exact texts are
-    joined first; only then is a row without one joined to the closest question no row has taken."""
-    positions: dict[str, int] = {}
+    joined first (a question eng.tsv asks twice: the file's first row of it to eng.tsv's first, the
+    second to the second); only then is a row without one joined to the closest question no row has
+    taken."""
+    positions: dict[str, list[int]] = defaultdict(list)
     for i, key in enumerate(eng_keys):
-        positions.setdefault(key, i)
-    labels = table[f"{label_set}_eng"].str.strip().str.casefold().tolist()
+        positions[key].append(i)
     keys = [_key(t) for t in table["text_eng"]]
     out: list[int | None] = [None] * len(table)
-    kept: dict[str, int] = {}                    # eng key → the row of this file joined to it
+    taken: set[int] = set()
     surplus, fuzzy, unmatched = [], [], []
     for row, key in enumerate(keys):             # pass 1: exact texts
-        if key in positions:
-            if key in kept:
-                surplus.append(row)
-            else:
-                kept[key] = row
-                out[row] = positions[key]
-    free = [k for k in positions if k not in kept]
+        free = [i for i in positions.get(key, ()) if i not in taken]
+        if free:
+            out[row] = free[0]
+            taken.add(free[0])
+        elif key in positions:
+            surplus.append(row)
     for row, key in enumerate(keys):             # pass 2: close texts, among questions not taken
         if key in positions:
             continue
-        close = difflib.get_close_matches(key, free, n=1, cutoff=SIMILARITY)
+        free = {eng_keys[i]: i for i in range(len(eng_keys) - 1, -1, -1) if i not in taken}
+        close = difflib.get_close_matches(key, list(free), n=1, cutoff=SIMILARITY)
         if not close:
             unmatched.append(row + 2)
             continue
         fuzzy.append(row + 2)
-        free.remove(close[0])
-        kept[close[0]] = row
-        out[row] = positions[close[0]]
+        out[row] = free[close[0]]
+        taken.add(free[close[0]])
     if fuzzy:
         report.append(f"{path.name}: {len(fuzzy)} rows joined to eng.tsv by a close English text (similarity "
                       f">= {SIMILARITY}): rows {', '.join(map(str, fuzzy))}")
@@ -133,10 +139,8 @@ def _match(table: pd.DataFrame, eng_keys: list[str], path: Path, report: list[st
         report.append(f"{path.name}: {len(unmatched)} rows match no English question of eng.tsv and are left out: "
                       f"rows {', '.join(map(str, unmatched[:20]))}")
     for row in surplus:
-        first = kept[keys[row]]
-        same = "the same label" if labels[row] == labels[first] else f"a different label: {labels[first]} is kept"
-        report.append(f"{path.name}: row {row + 2} repeats the question of row {first + 2} and is left out "
-                      f"({labels[row]}; {same})")
+        report.append(f"{path.name}: row {row + 2} repeats a question more often than eng.tsv asks it and is left "
+                      f"out ('{keys[row][:60]}')")
     return out
 
 
@@ -157,15 +161,13 @@ def load(study: str, paths: dict[str, str], *, strict_countries: bool = False,
     eng = _read(eng_path, ["text_eng", f"{label_set}_eng"])
     eng_keys = [_key(t) for t in eng["text_eng"]]
     ids = [f"culemo-{i + 1:03d}" for i in range(len(eng))]   # by row: stable when a repeat is removed
-    first = {}
-    for i, key in enumerate(eng_keys):
-        first.setdefault(key, i)
     eng_gold = _gold(eng, eng_path, f"{label_set}_eng", names)
     for key in (k for k, n in Counter(eng_keys).items() if n > 1):
         rows = [i for i, k in enumerate(eng_keys) if k == key]
         report.append(f"eng.tsv: the question '{key[:60]}' appears {len(rows)} times (rows {[i + 2 for i in rows]}, "
-                      f"labels {[names[eng_gold[i]] for i in rows]}); it is one item, its first row")
-    keep = sorted(first.values())
+                      f"labels {[names[eng_gold[i]] for i in rows]}); each row is its own item "
+                      f"({', '.join(ids[i] for i in rows)}), scored with its own label, as the dataset counts them")
+    keep = list(range(len(eng)))
     items = [{"study": study, "item_id": ids[i], "lang": "en", "translation": "original",
               "question": eng["text_eng"].iloc[i].strip(), "options": list(names),
               "non_substantive": [False] * len(names), "scale": "nominal", "source": "CuLEmo", "topic": label_set}
