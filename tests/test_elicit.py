@@ -79,6 +79,19 @@ def test_two_items_rendering_the_same_prompt_share_its_answer():
                                                                      "q2": pytest.approx([0.9, 0.1])}
 
 
+def test_responses_row_by_row_keep_each_items_own_answer():
+    """Answered in process, one response per prompt row (an imported file answers each dataset row):
+    two items with the same prompt text keep their own answers."""
+    row = {**{k: "x" for k in elicit.META}, "prompt_id": "p1", "condition": "c", "country": "DE",
+           "labels": ["A", "B"], "shown_options": [0, 1]}
+    prompts = pd.DataFrame([{**row, "item_id": "q1"}, {**row, "item_id": "q2"}])
+    answers = [{"prompt_id": "p1", "condition": "c", "country": "DE", "status": "ok", "error": None,
+                "payload": json.dumps(lp_payload(pairs))} for pairs in ([("A", 0.9), ("B", 0.1)], [("B", 1.0)])]
+    dist, _ = elicit.distributions(prompts, pd.DataFrame(answers), "logprobs")
+    assert dist.groupby("item_id")["prob"].apply(list).to_dict() == {"q1": pytest.approx([0.9, 0.1]),
+                                                                     "q2": pytest.approx([0.0, 1.0])}
+
+
 def test_words_starting_with_a_label_are_not_answers():
     labels = list("ABCDEFGHJK")
     assert elicit.parse_answer("A lot depends on it", labels) is None

@@ -244,11 +244,21 @@ def test_imported_label_answers_through_the_logistic_model(tmp_path):
                                     for m in ("a", "b")}}}
     (work / "extra.yaml").write_text(yaml.safe_dump(extra))
     cmd = [SNAKEMAKE, "--cores", "2", "--configfile", "config/config.yaml", "extra.yaml", "--config",
-           "studies=[culemo]", "models=[uniform,a,b]", "paraphrases=1", "countries=[DE,MX]"]
+           "studies=[culemo]", "models=[uniform,a,b]", "countries=[DE,MX]"]   # 2 paraphrases x 2 orders
     proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
+    # an imported answer is ONE observation, not one per paraphrase x option order: the scores, the
+    # predictions the logistic model is fitted on, and the distributions hold each released row once
+    pred = pd.read_parquet(work / "results/culemo/labels/predictions.parquet")
+    for model in ("a", "b"):
+        assert (pred["model"] == model).sum() == sum(r["model"] == model for r in rows)
+    assert (pred[pred["model"] == "uniform"].groupby(["item_id", "country", "condition"]).size() == 4).all()
+    dist = pd.read_parquet(work / "results/culemo/distributions/a.parquet")
+    assert dist.drop_duplicates("prompt_id").groupby(["item_id", "country", "condition"]).size().eq(1).all()
     scores = pd.read_csv(work / "results/culemo/labels/scores.csv").set_index(["model", "condition", "country"])
-    # every prompt variant of a (question, country, condition) receives the imported label: accuracy is the file's
+    assert scores.loc[("a", "native_persona", "DE"), "n_rows"] == sum(
+        r["model"] == "a" and r["condition"] == "native_persona" and r["country"] == "DE" for r in rows)
+    # the imported label is each released row's: accuracy is the file's
     made = pd.DataFrame(rows).merge(gold.rename(columns={"item_id": "item", "label": "gold_label"}), on=["item", "country"])
     made["correct"] = [names[i] == lab for i, lab in zip(made["option_index"], made["label"])]
     for (model, condition, country), part in made.groupby(["model", "condition", "country"]):

@@ -103,3 +103,43 @@ def test_confusion_counts():
     dist = _dist([("q1", "c", "DE", "p1", [0.6, 0.3, 0.1]), ("q3", "c", "DE", "p3", [0.5, 0.4, 0.1])])
     table = labels.confusion(labels.predictions(dist, GOLD, NAMES))
     assert table[["gold_label", "predicted_label", "n"]].values.tolist() == [["anger", "anger", 1], ["fear", "anger", 1]]
+
+
+def _invalid(rows):
+    """rows: (item, condition, country, prompt_id, reason) → elicit's invalid table."""
+    return pd.DataFrame([{"model": "m", "item_id": item, "item_lang": "en", "prompt_lang": "en", "condition": cond,
+                          "persona": country, "country": country, "paraphrase": 0, "option_order": "listed",
+                          "prompt_id": pid, "reason": reason} for item, cond, country, pid, reason in rows])
+
+
+def test_an_unreadable_answer_counts_as_wrong_and_is_counted_by_kind():
+    """Four questions asked: two read (one right), a refusal and an answer in another script. The
+    field's accuracy is 1/4 (every row asked), not 1/2 (the readable ones); an abstention (not asked)
+    is not scored at all."""
+    dist = _dist([("q1", "c", "DE", "p1", [0.6, 0.3, 0.1]),     # anger, gold anger: right
+                  ("q3", "c", "DE", "p3", [0.1, 0.1, 0.8])])    # joy, gold fear: wrong
+    invalid = _invalid([("q2", "c", "DE", "p2", "refusal"), ("q1", "c", "none", "p4", "other_script"),
+                        ("q3", "c", "none", "p5", "abstained")])
+    pred = labels.predictions(dist, GOLD, NAMES, invalid).set_index("prompt_id")
+    assert sorted(pred.index) == ["p1", "p2", "p3", "p4"]
+    assert pred.loc["p2", "correct"] == 0 and pred.loc["p2", "predicted_label"] == labels.UNREADABLE_LABEL
+    assert pred["unreadable"].to_dict() == {"p1": "", "p2": "refusal", "p3": "", "p4": "other_script"}
+    table = labels.scores(pred.reset_index().assign(country="DE"), 3).iloc[0]
+    assert (table["n_rows"], table["n_readable"], table["n_unreadable"]) == (4, 2, 2)
+    assert (table["n_refusal"], table["n_other_script"], table["n_ambiguous"]) == (1, 1, 0)
+    assert table["accuracy"] == pytest.approx(1 / 4) and table["accuracy_readable"] == pytest.approx(1 / 2)
+    assert table["mean_p_gold"] == pytest.approx((0.6 + 0 + 0.1 + 0) / 4)
+
+
+def test_macro_f1_with_unreadable_answers_equals_scikit_learn():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        gold = rng.integers(0, 4, 30)
+        pred = np.where(rng.random(30) < 0.3, labels.NO_PREDICTION, rng.integers(0, 4, 30))
+        present = sorted(set(gold) | set(pred[pred != labels.NO_PREDICTION]))
+        expected = f1_score(gold, pred, labels=present, average="macro", zero_division=0)
+        assert labels.macro_f1(gold, pred, 4) == pytest.approx(expected)
+    # by hand: gold [0, 0, 1], predictions [0, unreadable, 1]: anger 2·1/(2+1), fear 1 → (2/3 + 1)/2
+    assert labels.macro_f1(np.array([0, 0, 1]), np.array([0, -1, 1]), 3) == pytest.approx((2 / 3 + 1) / 2)

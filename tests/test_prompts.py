@@ -606,3 +606,12 @@ def _old_render(items: pd.DataFrame, eligible: Mapping[str, list[str]], *, study
     notes += _old_language_notes(table, by_item, with_placeholder)
     return table, notes
 
+
+
+def test_first_variant_keeps_one_prompt_row_per_cell():
+    table, _ = render()
+    first = prompts.first_variant(table)
+    cells = ["item_id", "condition", "country", "prompt_lang", "persona"]
+    assert first.groupby(cells).size().eq(1).all()
+    assert first[cells].drop_duplicates().shape[0] == table[cells].drop_duplicates().shape[0]
+    assert (first["paraphrase"] == 0).all() and (first["option_order"] == "listed").all()

@@ -316,11 +316,19 @@ def distributions(prompts, responses, method: str, option_texts: Sequence | None
     import pandas as pd
 
     parser = PARSERS[method]
-    merged = prompts[[*META, "labels", "shown_options"]].merge(
-        # two items can render the very same prompt (a repeated question): one response, both rows
-        responses[["prompt_id", "condition", "country", "status", "error", "payload"]].drop_duplicates(
-            ["prompt_id", "condition", "country"]),
-        on=["prompt_id", "condition", "country"], how="left", validate="many_to_one")
+    join = ["prompt_id", "condition", "country"]
+    answer = ["status", "error", "payload"]
+    if len(responses) == len(prompts) and all(
+            np.array_equal(responses[c].to_numpy(), prompts[c].to_numpy()) for c in join):
+        # row by row (answered in this process, one response per prompt row): two items rendering the
+        # very same prompt keep their own answers (an imported file answers each dataset row)
+        merged = prompts[[*META, "labels", "shown_options"]].reset_index(drop=True)
+        for c in answer:
+            merged[c] = responses[c].to_numpy()
+    else:
+        merged = prompts[[*META, "labels", "shown_options"]].merge(
+            # two items can render the very same prompt (a repeated question): one response, both rows
+            responses[[*join, *answer]].drop_duplicates(join), on=join, how="left", validate="many_to_one")
     if option_texts is not None and len(option_texts) != len(prompts):
         raise ValueError(f"option_texts has {len(option_texts)} elements for {len(prompts)} prompt rows")
     use_names = option_texts is not None and method == "sample"

@@ -10,12 +10,27 @@ Definitions (every table and figure uses exactly these):
   culturelens.elicit for how free-text answers are matched to options). Ties are broken at random,
   seeded by (model, prompt, culture), so a respondent with a flat distribution guesses; ``tied``
   says how many labels shared the top.
-- **correct**: predicted label == gold label (0/1); ``p_gold`` is the probability the answer put on
-  the gold label (the expected accuracy of sampling from it).
-- **accuracy**: the share of correct prompt rows of a cell (model, condition, culture); every
-  paraphrase and option order of a question is a row.
+- **unreadable answer**: a prompt row the model was asked but whose answer names no label (a
+  refusal, a label outside the set, an answer in another script, two labels, an empty or
+  malformed reply, or a request that failed for good): it has no predicted label and counts as
+  WRONG, as in the CuLEmo paper, SemEval's official evaluation and lm-eval-harness. Its kind is
+  kept (``unreadable``, grouped by :data:`UNREADABLE`). Prompt rows nobody answered because the
+  respondent abstains (a reference respondent outside its task; an imported file without an answer
+  for the prompt) were not asked and are not scored.
+- **correct**: predicted label == gold label (0/1; 0 for an unreadable answer); ``p_gold`` is the
+  probability the answer put on the gold label (the expected accuracy of sampling from it; 0 for an
+  unreadable answer).
+- **accuracy**: the share of correct rows of a cell (model, condition, culture) over EVERY row
+  asked, unreadable ones included; every paraphrase and option order of a question is a row (an
+  answer that does not vary with them, as an imported one, is one row: culturelens.elicit).
+  ``accuracy_readable`` is the same share over the readable answers only (a second figure: how
+  good the answers are that could be read).
 - **macro-F1**: the mean over labels of F1 = 2·TP / (2·TP + FP + FN), over the labels that occur in
-  the cell as gold or as prediction (scikit-learn's ``f1_score(average="macro")``).
+  the cell as gold or as a readable prediction; an unreadable answer is a miss (FN) of its gold
+  label and nobody's false positive. This is scikit-learn's ``f1_score(gold, pred, labels=L,
+  average="macro")`` with L those labels (a separate "invalid" class of F1 0, as lm-eval-harness's
+  ``[invalid]`` string becomes, would lower the mean further by joining the average);
+  ``macro_f1_readable`` is computed over the readable answers only.
 - **intervals**: 95 % percentile bootstrap over questions (the rows of one question are resampled
   together: its paraphrases and orders are not independent answers), ``B`` draws seeded by the
   cell's key (the same interval whatever else the table holds).
@@ -34,10 +49,34 @@ SEED = 20250
 KEYS = ["model", "condition", "country", "prompt_lang"]
 ROW = ["model", "item_id", "item_lang", "prompt_lang", "condition", "persona", "country", "paraphrase",
        "option_order", "prompt_id"]
+#: the kinds of unreadable answer the tables count apart, and the reasons (culturelens.elicit's
+#: UNPARSEABLE_KINDS, or a response's status) each takes in
+UNREADABLE = {
+    "refusal": ("refusal",),
+    "outside_set": ("no_label", "off_scale"),
+    "other_script": ("other_script",),
+    "ambiguous": ("ambiguous",),
+    "empty": ("empty",),
+    "malformed": ("no_logprobs", "no_json", "invalid_probabilities", "unexpected_shape"),
+    "failed": ("failed", "missing"),
+}
+#: reasons a prompt row has no answer that mean it was not asked (not scored)
+NOT_ASKED = ("abstained",)
+UNREADABLE_LABEL = "(unreadable)"
+NO_PREDICTION = -1
 PREDICTION_COLUMNS = [*ROW, "language", "gold", "predicted", "gold_label", "predicted_label", "correct", "p_gold",
-                      "tied"]
-SCORE_COLUMNS = [*KEYS, "language", "n_items", "n_rows", "accuracy", "accuracy_low", "accuracy_high", "macro_f1",
-                 "macro_f1_low", "macro_f1_high", "mean_p_gold"]
+                      "tied", "readable", "unreadable"]
+SCORE_COLUMNS = [*KEYS, "language", "n_items", "n_rows", "n_readable", "n_unreadable",
+                 *[f"n_{kind}" for kind in UNREADABLE], "accuracy", "accuracy_low", "accuracy_high",
+                 "macro_f1", "macro_f1_low", "macro_f1_high", "accuracy_readable", "macro_f1_readable", "mean_p_gold"]
+
+
+def unreadable_kind(reason: str) -> str:
+    """The UNREADABLE group of an invalid row's reason (``malformed`` for one not listed)."""
+    for kind, reasons in UNREADABLE.items():
+        if reason in reasons:
+            return kind
+    return "malformed"
 DIFFERENCE_COLUMNS = ["model", "country", "language", "condition", "versus", "n_items", "accuracy", "accuracy_versus",
                       "difference", "difference_low", "difference_high"]
 
@@ -49,46 +88,66 @@ def _tie_break(keys: list[str], n_tied: np.ndarray) -> np.ndarray:
     return draws % np.maximum(n_tied, 1)
 
 
-def predictions(dist: pd.DataFrame, gold: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """One row per answered prompt row: predicted and gold label, correct, p_gold (module docstring).
+def predictions(dist: pd.DataFrame, gold: pd.DataFrame, names: list[str],
+                invalid: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per prompt row asked: predicted and gold label, correct, p_gold (module docstring).
 
     ``dist``: culturelens.elicit long distributions (one row per prompt row and option, with
-    ``model``); ``gold``: the study's labels table (item_id, country, lang, option_index);
-    ``names``: the label names by option index (for readable columns). Prompt rows whose culture has
-    no gold label for the item are left out (they cannot be scored)."""
+    ``model``); ``invalid``: elicit's rows without a distribution (with ``model`` and ``reason``):
+    unreadable answers enter as wrong, with their kind; abstentions (NOT_ASKED) are left out.
+    ``gold``: the study's labels table (item_id, country, lang, option_index); ``names``: the label
+    names by option index (for readable columns). Prompt rows whose culture has no gold label for
+    the item are left out (they cannot be scored)."""
     g = gold.rename(columns={"option_index": "gold", "lang": "language"})[["item_id", "country", "language", "gold"]]
     dist = dist.merge(g, on=["item_id", "country"], how="inner")   # rows without a gold label: not scored
-    if dist.empty:
+    parts = []
+    if not dist.empty:
+        dist = dist.sort_values([*ROW, "option_index"], kind="stable")
+        top = dist.groupby(ROW, sort=False, observed=True)["prob"].transform("max")
+        dist = dist.assign(is_top=np.isclose(dist["prob"].to_numpy(), top.to_numpy(), rtol=0, atol=1e-12),
+                           on_gold=dist["prob"].where(dist["option_index"] == dist["gold"], 0.0))
+        rows = dist.groupby(ROW, sort=False, observed=True)
+        out = rows[["language", "gold"]].first().reset_index()
+        out["tied"] = rows["is_top"].sum().to_numpy()
+        out["p_gold"] = rows["on_gold"].sum().to_numpy()
+        tops = dist[dist["is_top"]]
+        keys = (out["model"] + "|" + out["prompt_id"] + "|" + out["condition"] + "|" + out["country"]).tolist()
+        choice = _tie_break(keys, out["tied"].to_numpy())
+        first = np.concatenate([[0], np.cumsum(out["tied"].to_numpy())[:-1]])
+        out["predicted"] = tops["option_index"].to_numpy()[first + choice].astype(int)
+        out["readable"], out["unreadable"] = True, ""
+        parts.append(out)
+    if invalid is not None and len(invalid):
+        asked = invalid[~invalid["reason"].isin(NOT_ASKED)]
+        bad = asked.merge(g, on=["item_id", "country"], how="inner")[[*ROW, "language", "gold", "reason"]]
+        if len(bad):
+            parts.append(bad.assign(tied=0, p_gold=0.0, predicted=NO_PREDICTION, readable=False,
+                                    unreadable=[unreadable_kind(r) for r in bad["reason"]]).drop(columns="reason"))
+    if not parts:
         return pd.DataFrame(columns=PREDICTION_COLUMNS)
-    dist = dist.sort_values([*ROW, "option_index"], kind="stable")
-    top = dist.groupby(ROW, sort=False, observed=True)["prob"].transform("max")
-    dist = dist.assign(is_top=np.isclose(dist["prob"].to_numpy(), top.to_numpy(), rtol=0, atol=1e-12),
-                       on_gold=dist["prob"].where(dist["option_index"] == dist["gold"], 0.0))
-    rows = dist.groupby(ROW, sort=False, observed=True)
-    out = rows[["language", "gold"]].first().reset_index()
-    out["tied"] = rows["is_top"].sum().to_numpy()
-    out["p_gold"] = rows["on_gold"].sum().to_numpy()
-    tops = dist[dist["is_top"]]
-    keys = (out["model"] + "|" + out["prompt_id"] + "|" + out["condition"] + "|" + out["country"]).tolist()
-    choice = _tie_break(keys, out["tied"].to_numpy())
-    first = np.concatenate([[0], np.cumsum(out["tied"].to_numpy())[:-1]])
-    out["predicted"] = tops["option_index"].to_numpy()[first + choice].astype(int)
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    out["gold"] = out["gold"].astype(int)
+    out["predicted"] = out["predicted"].astype(int)
     out["correct"] = (out["predicted"] == out["gold"]).astype(int)
-    out["gold_label"] = [names[i] if i < len(names) else str(i) for i in out["gold"]]
-    out["predicted_label"] = [names[i] if i < len(names) else str(i) for i in out["predicted"]]
+    label = lambda i: UNREADABLE_LABEL if i == NO_PREDICTION else names[i] if i < len(names) else str(i)  # noqa: E731
+    out["gold_label"] = [label(i) for i in out["gold"]]
+    out["predicted_label"] = [label(i) for i in out["predicted"]]
     return out[PREDICTION_COLUMNS].reset_index(drop=True)
 
 
 def macro_f1(gold: np.ndarray, pred: np.ndarray, k: int, weights: np.ndarray | None = None) -> np.ndarray:
-    """Macro-F1 (module docstring) of one cell, or of each row of ``weights`` (draws × rows)."""
+    """Macro-F1 (module docstring) of one cell, or of each row of ``weights`` (draws × rows).
+    ``pred`` may hold NO_PREDICTION (an unreadable answer): a miss of its gold label, no label's
+    false positive, and no label of its own in the mean."""
     w = np.ones((1, len(gold))) if weights is None else np.atleast_2d(weights)
-    eye = np.eye(k)
-    g, p = eye[gold], eye[pred]
+    pred = np.where(np.asarray(pred) == NO_PREDICTION, k, pred)
+    eye = np.eye(k + 1)
+    g, p = eye[gold][:, :k], eye[pred][:, :k]
     tp = w @ (g * (gold == pred)[:, None])
     denom = w @ g + w @ p
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(denom > 0, 2 * tp / denom, np.nan)
-    out = np.nanmean(f1, axis=1)
+        out = np.nanmean(f1, axis=1) if f1.size else np.full(len(w), np.nan)
     return out[0] if weights is None else out
 
 
@@ -112,7 +171,9 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
 
 
 def scores(pred: pd.DataFrame, k: int, seed: int = SEED) -> pd.DataFrame:
-    """Accuracy and macro-F1 with bootstrap intervals per (model, condition, culture, prompt language)."""
+    """Accuracy and macro-F1 with bootstrap intervals per (model, condition, culture, prompt
+    language), over every row asked; the unreadable rows counted by kind; both figures also over the
+    readable rows only."""
     rows = []
     for key, cell in pred.groupby(KEYS, sort=True, observed=True):
         codes, items = pd.factorize(cell["item_id"])
@@ -120,10 +181,16 @@ def scores(pred: pd.DataFrame, k: int, seed: int = SEED) -> pd.DataFrame:
         w = _draws(len(items), rng)[:, codes]
         gold, guess = cell["gold"].to_numpy(int), cell["predicted"].to_numpy(int)
         correct = cell["correct"].to_numpy(float)
+        readable = cell["readable"].to_numpy(bool)
         acc_draws = (w @ correct) / w.sum(axis=1)
         f1_draws = macro_f1(gold, guess, k, w)
-        rows.append([*key, cell["language"].iloc[0], len(items), len(cell), correct.mean(), *_interval(acc_draws),
-                     macro_f1(gold, guess, k), *_interval(f1_draws), cell["p_gold"].mean()])
+        kinds = cell.loc[~readable, "unreadable"].value_counts()
+        rows.append([*key, cell["language"].iloc[0], len(items), len(cell), int(readable.sum()), int((~readable).sum()),
+                     *[int(kinds.get(kind, 0)) for kind in UNREADABLE], correct.mean(), *_interval(acc_draws),
+                     macro_f1(gold, guess, k), *_interval(f1_draws),
+                     correct[readable].mean() if readable.any() else np.nan,
+                     macro_f1(gold[readable], guess[readable], k) if readable.any() else np.nan,
+                     cell["p_gold"].mean()])
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 

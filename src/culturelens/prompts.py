@@ -525,3 +525,21 @@ def country_languages(items: pd.DataFrame, eligible: Mapping[str, list[str]],
                "language_mode", "items", "items_translated", "share_untranslated", "main_languages",
                "most_spoken", "most_spoken_share", "reason"]
     return pd.DataFrame(rows, columns=columns)
+
+
+#: what one answer is the same for, whatever the template paraphrase and option order
+ANSWER_CELL = ["item_id", "item_lang", "condition", "persona", "country", "prompt_lang"]
+
+
+def first_variant(table: pd.DataFrame) -> pd.DataFrame:
+    """One prompt row per (item, condition, country, prompt language): the first paraphrase, shown
+    in the first configured option order. For a respondent whose answer does not depend on the
+    template or the order (answers imported from a file: given once per question and country), so
+    that each of its answers enters tables and statistics once, not once per variant."""
+    if table.empty:
+        return table
+    order = {name: k for k, name in enumerate(dict.fromkeys(table["option_order"]))}
+    rank = table["paraphrase"].astype(int) * len(order) + table["option_order"].map(order)
+    keys = [c for c in ANSWER_CELL if c in table.columns]
+    first = rank.groupby([table[c] for c in keys], sort=False, dropna=False).transform("min")
+    return table[rank == first].reset_index(drop=True)

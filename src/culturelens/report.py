@@ -158,10 +158,13 @@ def first_rows(path, n: int) -> tuple[pd.DataFrame, int]:
 
 
 LABEL_SCORES_CAPTION = (
-    "Label task: accuracy (share of prompt rows whose predicted label, the top option of the answer "
-    "distribution with ties broken at random, is the gold label of the prompt's culture) and macro-F1 per "
-    "model, condition and culture (`none`: no country named, scored against the English annotation), with "
-    "95 % bootstrap intervals over questions (labels/scores.csv).")
+    "Label task: accuracy (share of prompt rows asked whose predicted label, the top option of the answer "
+    "distribution with ties broken at random, is the gold label of the prompt's culture; an answer that names "
+    "no label counts as wrong) and macro-F1 per model, condition and culture (`none`: no country named, "
+    "scored against the English annotation), with 95 % bootstrap intervals over questions; `n_unreadable` and "
+    "its kinds (`n_refusal`, `n_outside_set`, `n_other_script`, `n_ambiguous`, ...) count the answers that "
+    "could not be read, `accuracy_readable` and `macro_f1_readable` score the readable ones only "
+    "(labels/scores.csv).")
 
 
 # --------------------------------------------------------------------------- world maps

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from culturelens import robustness
+from culturelens.labels import UNREADABLE
 from culturelens.prompts import condition_labels
 from culturelens.plots import CONDITION_ORDER, DIMENSIONS, pretty_term
 
@@ -420,12 +421,22 @@ def ceiling_section(ceiling: pd.DataFrame | None, alignment: pd.DataFrame | None
 
 
 LABELS_CAPTION = (
-    "Accuracy: share of prompt rows whose predicted label (the top option of the answer distribution, "
-    "ties broken at random) is the gold label of the prompt's culture (its target country; `none`: no "
-    "country named, scored against the country-free annotation). Macro-F1: mean F1 over the labels present "
-    "as gold or prediction. Brackets: 95 % bootstrap intervals over questions. The two mean columns "
-    "are unweighted means over the cultures of the row; per-culture numbers are in `labels/scores.csv` "
-    "and the accuracy figure.\n\n")
+    "Accuracy: share of the prompt rows asked whose predicted label (the top option of the answer "
+    "distribution, ties broken at random) is the gold label of the prompt's culture (its target country; "
+    "`none`: no country named, scored against the country-free annotation); an answer that names no label "
+    "counts as wrong. Macro-F1: mean F1 over the labels present as gold or readable prediction (an "
+    "unreadable answer is a miss of its gold label). Brackets: 95 % bootstrap intervals over questions. "
+    "The mean columns are unweighted means over the cultures of the row; `unreadable` counts the rows whose "
+    "answer named no label, by kind; `accuracy (readable)` is the mean accuracy over the readable answers "
+    "only. Per-culture numbers are in `labels/scores.csv` and the accuracy figure.\n\n")
+
+
+def _unreadable(cells: pd.DataFrame) -> str:
+    """'n of N' unreadable rows and their kinds ('0 of 1,200' when every answer was read)."""
+    total, bad = int(cells["n_rows"].sum()), int(cells["n_unreadable"].sum())
+    kinds = [f"{kind.replace('_', ' ')} {int(cells[f'n_{kind}'].sum())}" for kind in UNREADABLE
+             if cells[f"n_{kind}"].sum() > 0]
+    return f"{fmt_count(bad)} of {fmt_count(total)}" + (f" ({', '.join(kinds)})" if kinds else "")
 
 
 def labels_section(scores: pd.DataFrame | None, differences: pd.DataFrame | None) -> str:
@@ -446,10 +457,12 @@ def labels_section(scores: pd.DataFrame | None, differences: pd.DataFrame | None
                 for c in cultures:
                     row.append(_interval(cells.loc[c], "accuracy", "accuracy_low", "accuracy_high")
                                if c in cells.index else "")
-                row += [fmt(cells["accuracy"].mean()), fmt(cells["macro_f1"].mean())]
+                row += [fmt(cells["accuracy"].mean()), fmt(cells["macro_f1"].mean()), _unreadable(cells),
+                        fmt(cells["accuracy_readable"].mean())]
                 rows.append(row)
         out.append(f"**{model}** (accuracy)\n\n")
-        out.append(markdown_table(["condition", *cultures, "mean accuracy", "mean macro-F1"], rows))
+        out.append(markdown_table(["condition", *cultures, "mean accuracy", "mean macro-F1", "unreadable",
+                                   "accuracy (readable)"], rows))
         out.append("\n")
     if differences is not None and len(differences):
         first, versus = differences["condition"].iloc[0], differences["versus"].iloc[0]

@@ -86,6 +86,8 @@ rule label_scores:
     # a label task (CuLEmo): each answer against the gold label of its culture
     input:
         distributions=distribution_files,
+        # answers that name no label: scored as wrong, counted by kind
+        invalid=invalid_files,
         labels="results/{study}/survey/labels.parquet",
         survey_items="results/{study}/survey/items.parquet",
     output:

@@ -230,6 +230,10 @@ def distribution_files(wildcards):
     return expand("results/{study}/distributions/{model}.parquet", study=wildcards.study, model=MODELS)
 
 
+def invalid_files(wildcards):
+    return expand("results/{study}/distributions/{model}.invalid.parquet", study=wildcards.study, model=MODELS)
+
+
 def stats_input(wildcards):
     if study_kind(config, wildcards.study) == "scores":
         return f"results/{wildcards.study}/hofstede/errors.parquet"

@@ -4,22 +4,28 @@ import pandas as pd
 
 import _common
 from culturelens import alignment, backends, elicit, engine, robustness
+from culturelens import prompts as prompts_mod
 
 
-def responses_of(sm, prompts: pd.DataFrame) -> pd.DataFrame:
-    """The model's responses to this study's prompts: a reference respondent answers them here (free
-    and deterministic: no answer files, no store); any other model's come from its answer files
-    per shard (results/answers/<model>/<shard>.parquet), this study's rows."""
+def responses_of(sm, prompts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the prompt rows answered, the model's responses to them): a reference respondent or imported
+    answers answer here (free and deterministic: no answer files, no store; imported answers only
+    the first variant of each cell, as one observation each); any other model's come from its answer
+    files per shard (results/answers/<model>/<shard>.parquet), this study's rows."""
     if "answers" not in sm.input.keys():
         imported = pd.read_parquet(sm.input.imported[0]) if sm.input.imported else None
         backend = backends.make(sm.wildcards.model, sm.params.spec, targets=pd.read_parquet(sm.input.targets),
                                 labels=pd.read_parquet(sm.input.labels), answers=imported)
+        if backend.one_answer_per_cell:
+            prompts = prompts_mod.first_variant(prompts)
+            logging.info("%d prompt rows: one per (item, condition, country, prompt language), the answer not "
+                         "depending on the template or the option order", len(prompts))
         table, stats = engine.run(prompts, backend, None)
         logging.info("%s", stats.line())
-        return table
+        return prompts, table
     study = sm.wildcards.study
     parts = [pd.read_parquet(p, filters=[("study", "==", study)]) for p in sm.input.answers]
-    return pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True).drop(columns="study")
+    return prompts, pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True).drop(columns="study")
 
 
 def names_of_options(sm, prompts: pd.DataFrame):
@@ -38,7 +44,7 @@ def names_of_options(sm, prompts: pd.DataFrame):
 def main(sm):
     # what the answers and their parsing need (not the prompt texts: the answers are keyed by prompt_id)
     prompts = pd.read_parquet(sm.input.prompts, columns=[*elicit.META, "labels", "shown_options"])
-    responses = responses_of(sm, prompts)
+    prompts, responses = responses_of(sm, prompts)
     responses.to_parquet(sm.output.responses)
     dist, invalid = elicit.distributions(prompts, responses, sm.params.method, option_texts=names_of_options(sm, prompts))
     dist.insert(0, "model", sm.wildcards.model)

@@ -14,9 +14,10 @@ def main(sm):
     items = pd.read_parquet(sm.input.survey_items)
     names = list(items[items["lang"] == "en"]["options"].iloc[0]) if len(items) else []
     parts = []
-    for path in sm.input.distributions:
+    for path, invalid_path in zip(sm.input.distributions, sm.input.invalid):
         dist = pd.read_parquet(path, columns=[*labels.ROW, "option_index", "prob"])
-        parts.append(labels.predictions(dist, gold, names))
+        invalid = pd.read_parquet(invalid_path, columns=[*labels.ROW, "reason"])
+        parts.append(labels.predictions(dist, gold, names, invalid))
     pred = pd.concat(parts, ignore_index=True)
     pred["is_baseline"] = pred["model"].isin(sm.params.baselines)   # reference respondents
     pred.to_parquet(sm.output.predictions)
@@ -29,7 +30,8 @@ def main(sm):
     study = sm.wildcards.study
     plots.label_accuracy(table.assign(study=study), sm.output.accuracy_figure, chance=1 / len(names) if names else None)
     plots.label_differences(diff.assign(study=study), sm.output.difference_figure)
-    logging.info("%d scored prompt rows of %d models; %d cells", len(pred), pred["model"].nunique(), len(table))
+    logging.info("%d scored prompt rows of %d models (%d unreadable, counted as wrong); %d cells", len(pred),
+                 pred["model"].nunique(), int((~pred["readable"].astype(bool)).sum()), len(table))
 
 
 _common.run(snakemake, main)  # noqa: F821

@@ -34,6 +34,10 @@ class Backend(Protocol):
     name: str
     identity: dict        # everything that defines the model's answers (provider, id, parameters, data)
     elicitation: dict     # method and its parameters
+    # optional, default False: True when an answer does not depend on the template paraphrase or the
+    # option order (imported answers); it is then asked of one prompt row per cell
+    # (culturelens.prompts.first_variant) and enters every table and statistic once
+    one_answer_per_cell: bool
 
     def request(self, prompt: Mapping) -> dict:
         """The JSON request for one prompt row: everything the answer may depend on."""

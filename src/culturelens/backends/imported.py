@@ -1,5 +1,7 @@
 """Answers imported from a file (culturelens.imported) served as a model: each prompt row receives
-the imported distribution of its (item, country, condition, prompt language), in the shape of an
+the imported distribution of its (item, country, condition, prompt language) — one prompt row per
+such cell, its first paraphrase and option order, so each imported answer is one observation — in
+the shape of an
 OpenAI chat completion with stated probabilities, so it is parsed (the `verbalized` parser),
 scored and analysed exactly like a model the pipeline ran. Nothing is sent or stored."""
 
@@ -18,6 +20,8 @@ METHOD = "verbalized"
 
 
 class ImportedAnswers(InProcess):
+    #: a released answer is one observation: asked of the first variant of each cell only
+    one_answer_per_cell = True
     request_columns = ("prompt_id", "item_id", "country", "condition", "prompt_lang", "labels", "shown_options")
 
     def __init__(self, name: str, spec: Mapping, *, answers: pd.DataFrame, **_):

@@ -8,6 +8,9 @@ class InProcess:
     store for it (``stored = False``); ``send`` exists for callers that drive any backend alike."""
 
     stored = False
+    #: True: the answer depends only on the question, country, condition and prompt language, not
+    #: on the template paraphrase or the option order (culturelens.prompts.first_variant)
+    one_answer_per_cell = False
 
     def estimate_tokens(self, request: dict) -> int:
         return 0
