@@ -81,7 +81,8 @@ def test_published_layout_is_read_by_question_text_and_country_name(tmp_path, go
     assert set(answers["country"]) <= set(NAMES.values()) and set(answers["condition"]) == {"cross_national"}
     first = answers.iloc[0]
     assert np.isclose(sum(first["probs"]), 1)
-    assert "imported from" in notes[0] and len(notes) == 1
+    assert f"{len(file)} rows read, {len(file)} of study goqa; {len(file)} matched to an item, {len(file)} to a prompt " \
+           f"cell; {len(file)} scored" in notes[0] and len(notes) == 1
 
 
 def test_non_substantive_options_are_dropped_as_in_the_survey(tmp_path, goqa):
@@ -110,10 +111,11 @@ def test_rows_that_cannot_be_used_are_named_with_their_row(tmp_path, goqa):
     bad.to_csv(tmp_path / "bad.csv", index=False)
     answers, notes = _load(tmp_path / "bad.csv", goqa)
     text = "\n".join(notes)
-    assert "2 probabilities for item" in text and "(rows 5)" in text
-    assert "item not in the study (by id or question text) (rows 6)" in text
-    assert "unknown country 'Atlantis'" in text and "(rows 7)" in text
-    assert "repeated answer" in text and "rows [3, 9]" in text
+    assert "a different number of options than the item's: 1 rows, e.g. " in text and "bad.csv row 5 (2 probabilities" in text
+    assert "item not in the survey (by id, question text or a close text): 1 rows" in text and "row 6" in text
+    assert "unknown country: 1 rows" in text and "row 7 ('Atlantis')" in text
+    assert "a repeated answer for one (item, country, condition, prompt language): none used: 2 rows" in text
+    assert "8 rows read, 8 of study goqa; 7 matched to an item, 6 to a prompt cell; 2 scored as 2 answers" in text
     assert len(answers) == 2     # rows 2 and 4; row 3 and its repeat are both left out
 
 
@@ -129,14 +131,15 @@ def test_labels_and_free_text_answers(tmp_path, goqa):
     got = answers.set_index("country")["probs"].to_dict()
     k = len(item["options"])
     assert got["JP"] == list(np.eye(k)[1]) and got["DE"] == list(np.eye(k)[0])
-    assert "an option of item" in "\n".join(notes) and "(rows 3)" in "\n".join(notes)
+    assert "a label that is not an option of the item (by text or number): 1 rows" in "\n".join(notes)
+    assert "labels.jsonl row 3 ('no such option'" in "\n".join(notes)
     texts = [{"item": item["question"], "country": "JP", "answer": a}
              for a in ["B", f"**{item['options'][0]}**.", "B", "no idea"]]
     pd.DataFrame(texts).to_csv(tmp_path / "texts.csv", index=False)
     answers, notes = _load(tmp_path / "texts.csv", goqa, spec=spec)
     probs = answers.iloc[0]["probs"]
     assert probs[0] == pytest.approx(1 / 3) and probs[1] == pytest.approx(2 / 3)   # three draws used
-    assert "answer names no option" in "\n".join(notes)
+    assert "an answer naming no option (letter or text): 1 rows" in "\n".join(notes)
 
 
 def test_positions_follow_the_source_files_order_not_the_scale_order(tmp_path, goqa):
@@ -198,7 +201,9 @@ def test_imported_model_reproduces_the_files_own_js_similarity(tmp_path):
     assert len(merged) == len(expected)    # every answer of the file was used and compared
     assert np.allclose(merged["js_sim"], merged["js_sim_file"], atol=1e-9)
     summary = (work / "results/summary.md").read_text()
-    assert f"published: published.csv: {len(file)} answers of study goqa imported from {len(file)} rows" in summary
+    n = len(file)
+    assert f"published: published.csv: {n} rows read, {n} of study goqa; {n} matched to an item, {n} to a prompt " \
+           f"cell; {n} scored as {n} answers" in summary
 
 
 def test_null_country_other_studies_and_answers_no_prompt_asks_are_reported(tmp_path, goqa):
@@ -213,10 +218,16 @@ def test_null_country_other_studies_and_answers_no_prompt_asks_are_reported(tmp_
     asked = {(item["item_id"], "none", "default", "en")}
     answers, notes = imported.load(tmp_path / "a.jsonl", spec, "goqa", view, raw, ["default"],
                                    mapper=CountryMapper(tmp_path / "a.jsonl"), prompt_keys=asked)
-    assert set(answers["country"]) == {"none", "JP"}      # a null country: no target country
+    assert set(answers["country"]) == {"none"}      # a null country: no target country
     text = "\n".join(notes)
     assert "rows of other studies: {'gqoa': 1}" in text      # a misspelt study is visible
-    assert "1 imported answers match no prompt of this run" in text and "'JP', 'default', 'en'" in text
+    assert "not used, no prompt of the run for that condition and prompt language: 1 rows" in text
+    answers, notes = imported.load(tmp_path / "a.jsonl", spec, "goqa", view, raw, ["default"], prompt_keys=asked,
+                                   mapper=CountryMapper(tmp_path / "a.jsonl"), countries=["DE"])
+    assert "not used, a country the run does not select (countries): 1 rows" in "\n".join(notes)
+    answers, notes = imported.load(tmp_path / "a.jsonl", spec, "goqa", view, raw, ["default"], prompt_keys=asked,
+                                   mapper=CountryMapper(tmp_path / "a.jsonl"), survey_pairs=set())
+    assert "not used, no survey data for that country on that item: 1 rows" in "\n".join(notes)
 
 
 @pytest.mark.e2e
@@ -282,4 +293,4 @@ def test_a_distribution_keyed_by_option_text_in_the_items_own_language(tmp_path)
                                    ["native_persona", "cross_national"])
     probs = answers.set_index("condition").loc["native_persona", "probs"]
     assert probs == pytest.approx([0.25, 0, 0, 0.75, 0, 0])     # anger, fear, sadness, joy, guilt, neutral
-    assert "not options of item culemo-001" in "\n".join(notes) and "(rows 3)" in "\n".join(notes)
+    assert "not options of item culemo-001" in "\n".join(notes) and "d.csv.gz row 3" in "\n".join(notes)

@@ -110,6 +110,11 @@ def check(config: dict, file=CONFIG_FILE) -> None:
             raise InputError(where("countries"), f"countries[{i}]",
                              "an ISO 3166-1 alpha-2 country code (JP, DE, US) or an ISO 3166-2 subdivision "
                              "(GB-NIR)", code)
+    from .answer_files import resolve
+
+    for name in config["models"]:   # imported answers: every file there and readable, before any job
+        if catalog["models"][name]["provider"] == "imported":
+            resolve(catalog["models"][name], f"catalog.models.{name}.path", where(f"catalog.models.{name}.path"))
     reserved = {"answers", "slices", "report"} & set(catalog["studies"])   # results/answers/, slices/, report/
     if reserved:
         raise InputError(where("catalog.studies"), "catalog.studies", "a study name other than answers, slices, report",

@@ -1,20 +1,26 @@
 """Answers collected elsewhere (another tool, a published study's outputs), imported as a model.
 
-A model entry ``provider: imported`` names a file (CSV, TSV, JSONL or Parquet, by extension) with one
-row per answer. After renaming with the entry's ``columns`` (file column → culturelens column) and
-filling columns the file lacks from ``defaults``, the columns are:
+A model entry ``provider: imported`` names its files with ``path``: a file, a glob, or a list of
+them, in CSV, TSV, JSON Lines, a JSON array of objects or Parquet (by extension; ``.gz`` for the
+text formats), with per-file values from ``{placeholders}`` in the path or given per file
+(culturelens.answer_files). One row per answer. After renaming with the entry's ``columns`` (file
+column → culturelens column), the file's own values fill columns it lacks, then ``defaults`` fill
+what is still missing and ``recode`` maps values (``{prompt_lang: {amh: am}}``). The columns are:
 
 ===========  ========  ===========================================================================
 column       required  meaning
 ===========  ========  ===========================================================================
-study        yes       the study the answer belongs to (rows of other studies are ignored)
-item         yes       the item's id, or its question text (whitespace and case ignored; in
-                       any of the item's languages)
+study        yes       the study the answer belongs to (rows of other studies are counted apart)
+item         yes       the item's id, or its question text (in any of the item's languages), see
+                       "Matching" below
 country      yes       target country: ISO 3166 code or survey country name; ``none`` or empty
                        for an answer without a target country (default prompting)
 condition    yes       a condition name of ``catalog.conditions`` (e.g. ``cross_national``)
 prompt_lang  no        language of the prompt (default ``en``)
 model        no        with the entry's ``select_model``, only rows with this value are read
+item_id      no        decides between items that share a question text
+options      no        the option list the answer was given over (a list): also decides between
+                       items that share a question text (GOQA asks some wordings twice)
 one of:
 distribution           probabilities over the item's options, in the order the SURVEY FILE lists
                        them (the item's ``source_options``, not the scale order an importer may
@@ -28,18 +34,32 @@ answer                 a free-text answer, matched as a sampled answer is (cultu
                        several rows for one prompt are several draws
 ===========  ========  ===========================================================================
 
+Matching a question text to an item, as the survey importers join texts: exactly first (case,
+whitespace and final punctuation ignored: "…kisses your wife/husband?" is "…wife/husband"), then
+each text left over to the closest text (difflib ratio >= SIMILARITY) among the items no text
+matched exactly, each item taken once and every close match reported ("porno" for
+"pornographic"). A text several items share is decided by ``item_id``, then ``options``, then
+the option count the answer has; items that share text AND options (a question a dataset repeats,
+one observation per row) take the file's rows in order: its first row of that text (per country,
+condition and prompt language) is the first item, the second the second. Otherwise the row is
+reported with both candidates.
+
 Each answer becomes a distribution over the study's options (non-substantive ones dropped and the
-rest renormalised where the study drops them, exactly as the survey's own distributions), which the
-study's prompts of the same (item, country, condition, prompt language) receive for every
-paraphrase and option order. A row that cannot be used is never dropped silently: ``notes`` names
-the file, the row and what differs (unknown item, a distribution over a different option set, an
-unknown country, a repeated answer ...); prompts without an imported answer are reported as
-abstained by the distributions job.
+rest renormalised where the study drops them, exactly as the survey's own distributions). It is one
+observation: the first paraphrase and option order of its (item, country, condition, prompt
+language) cell receives it (culturelens.prompts.first_variant). Nothing is dropped silently: the
+notes count the rows read, of the study, matched to an item, matched to a prompt cell and scored,
+and every row not used under one reason (with a count and an example: item unknown, item left out
+of the analysis and why, a country not selected, no survey data for that country, a distribution
+over another number of options, a repeated answer ...); the counts add up. Prompt cells without an
+imported answer are reported as abstained by the distributions job.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
+import gzip
 import json
 import math
 import re
@@ -50,36 +70,49 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import answer_files
 from .errors import InputError
 
 KINDS = ("distribution", "label", "answer")
 KEY = ["item_id", "country", "condition", "prompt_lang"]
 COLUMNS = [*KEY, "probs", "rows"]
 NO_COUNTRY = "none"
+#: the least difflib ratio at which a question text is matched to a survey item it does not equal
+SIMILARITY = 0.9
 
 
 def read_file(path: str | Path) -> pd.DataFrame:
-    """The file as a table of strings/values (CSV, TSV, JSONL or Parquet by extension)."""
+    """The file as a table of strings/values: CSV, TSV, JSON Lines, a JSON array of objects (one per
+    answer) or Parquet, by extension (``.gz`` for the text formats)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "file", "an existing file of imported answers (CSV, TSV, JSONL or Parquet)")
-    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+        raise InputError(path, "file", "an existing file of imported answers (CSV, TSV, JSONL, JSON or Parquet)")
+    suffix = answer_files.suffix(path)
     try:
         if suffix in (".csv", ".csv.gz"):
             return pd.read_csv(path, dtype=str, keep_default_na=False)
         if suffix in (".tsv", ".tsv.gz"):
             return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-        if suffix in (".jsonl", ".jsonl.gz", ".ndjson"):
+        if suffix in (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz"):
             return pd.read_json(path, lines=True, dtype=False)
+        if suffix in (".json", ".json.gz"):
+            opener = gzip.open if suffix.endswith(".gz") else open
+            with opener(path, "rt", encoding="utf-8") as fh:
+                records = json.load(fh)
+            if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
+                raise InputError(path, "file", "a JSON array of objects, one per answer (or JSON Lines: .jsonl)",
+                                 type(records).__name__ if not isinstance(records, list) else "an array of other values")
+            return pd.DataFrame.from_records(records)
         if suffix == ".parquet":
             return pd.read_parquet(path)
-    except (OSError, ValueError, UnicodeDecodeError) as err:
+    except (OSError, ValueError, UnicodeDecodeError, EOFError) as err:
         raise InputError(path, "file", f"a readable {suffix.lstrip('.')} file", str(err)[:200]) from None
-    raise InputError(path, "file", "a .csv, .tsv, .jsonl or .parquet file", path.name)
+    raise InputError(path, "file", f"a file ending in one of {', '.join(answer_files.SUFFIXES)}", path.name)
 
 
 def _norm(text) -> str:
-    return re.sub(r"\s+", " ", str(text)).strip().casefold()
+    """A question text for matching: case, runs of whitespace and final punctuation ignored."""
+    return re.sub(r"\s+", " ", str(text)).strip().casefold().rstrip("?.!。؟ ").strip()
 
 
 def _values(cell):
@@ -106,17 +139,20 @@ def _values(cell):
 
 
 class _Items:
-    """The study's items: by id, by question text, their raw and kept options, and where each option
+    """The study's items: by id, by question text, their raw and kept options, where each option
     stands in the source file's own order (``source_order``: a list given by position is in that
-    order, not in the scale order an importer may have put the options into)."""
+    order, not in the scale order an importer may have put the options into), and why an item of the
+    survey is not in the analysis."""
 
     def __init__(self, items: pd.DataFrame, raw_items: pd.DataFrame):
         self.kept = {i: [int(k) for k in kept] for i, kept in zip(items["item_id"], items["kept_options"])}
         self.raw: dict[str, list[str]] = {}
         self.source: dict[str, list[int]] = {}       # item option → its position in the source's list
         self.n_source: dict[str, int] = {}
+        self.source_names: dict[str, tuple[str, ...]] = {}
         self.names: dict[str, list[set[str]]] = {}
         self.by_text: dict[str, set[str]] = defaultdict(set)
+        self.left_out: dict[str, str] = {}           # item of the survey → why the analysis leaves it out
         for row in raw_items.to_dict("records"):
             item = row["item_id"]
             options = [str(o) for o in row["options"]]
@@ -126,18 +162,43 @@ class _Items:
                 order = list(range(len(options))) if order is None or len(order) != len(options) else order
                 self.source[item] = [int(i) for i in order]
                 source_options = row.get("source_options")
-                self.n_source[item] = len(options if source_options is None else source_options)
+                source_options = options if source_options is None else [str(o) for o in source_options]
+                self.n_source[item] = len(source_options)
+                self.source_names[item] = tuple(_norm(o) for o in source_options)
             names = self.names.setdefault(item, [set() for _ in options])
             for k, option in enumerate(options[: len(names)]):
                 names[k].add(_norm(option))
             self.by_text[_norm(row["question"])].add(item)
+            if item not in self.kept:
+                self.left_out[item] = ("its option list holds statements of other questions (options_mismatch)"
+                                       if bool(row.get("options_mismatch", False)) else
+                                       "fewer than two answer options the study keeps")
 
-    def resolve(self, value) -> list[str]:
-        """The candidate item ids of an `item` cell: the id itself, else the items with that question."""
-        value = str(value)
-        if value in self.kept:
-            return [value]
-        return sorted(i for i in self.by_text.get(_norm(value), ()) if i in self.kept)
+    def match_texts(self, texts) -> tuple[dict[str, list[str]], list[tuple[str, str, float]]]:
+        """Question texts of a file → candidate item ids: an item id itself, else the items with that
+        text exactly (case, whitespace and final punctuation ignored), else the closest text
+        (difflib ratio >= SIMILARITY) among the items no text matched exactly, each item taken by
+        one text only. Returns (mapping, the close matches as (text, item, similarity))."""
+        out, used, pending = {}, set(), []
+        for text in dict.fromkeys(map(str, texts)):
+            if text in self.raw:
+                out[text] = [text]
+            elif _norm(text) in self.by_text:
+                out[text] = sorted(self.by_text[_norm(text)])
+                used.update(out[text])
+            else:
+                pending.append(text)
+        free = {key: ids for key, ids in self.by_text.items() if not ids & used}
+        close = []
+        for text in pending:
+            found = difflib.get_close_matches(_norm(text), list(free), n=1, cutoff=SIMILARITY)
+            if not found:
+                continue
+            ids = sorted(free.pop(found[0]))
+            out[text] = ids
+            close.append((text, ids[0] if len(ids) == 1 else "/".join(ids),
+                          difflib.SequenceMatcher(None, _norm(text), found[0]).ratio()))
+        return out, close
 
     def from_position(self, item: str, position: int) -> int | None:
         """The item's option at ``position`` (0-based) of the source's option list; None for an
@@ -146,8 +207,8 @@ class _Items:
         return order.index(position) if position in order else None
 
 
-def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray | None, str]:
-    """(probabilities over the item's RAW options, or None; why not)."""
+def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray | None, str, str]:
+    """(probabilities over the item's RAW options, or None; the reason it is not usable; detail)."""
     raw = items.raw[item]
     if kind == "distribution":
         values = _values(cell)
@@ -156,7 +217,8 @@ def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray
             index = {name: k for k, names in enumerate(items.names[item]) for name in names}
             unknown = [o for o in values if _norm(o) not in index]
             if unknown:
-                return None, f"options {unknown[:3]} are not options of item {item} ({raw})"
+                return None, "a distribution naming options the item does not have", \
+                    f"{unknown[:3]} are not options of item {item} ({raw})"
             probs = np.zeros(len(raw))
             for option, p in values.items():
                 probs[index[_norm(option)]] = _number(p)
@@ -170,28 +232,30 @@ def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray
                 # over the options the study keeps, in the source's order
                 probs[sorted(kept, key=lambda k: order[k])] = given
             else:
-                return None, (f"{len(given)} probabilities for item {item}, which has {n_source} options"
-                              + (f" ({len(kept)} substantive)" if len(kept) != len(raw) else "")
-                              + f" (in the source's order: {_source_labels(item, items)})")
+                return None, "a distribution over a different number of options than the item's", (
+                    f"{len(given)} probabilities for item {item}, which has {n_source} options"
+                    + (f" ({len(kept)} substantive)" if len(kept) != len(raw) else "")
+                    + f" (in the source's order: {_source_labels(item, items)})")
         else:
-            return None, "a list or object of probabilities"
+            return None, "a distribution that is not a list or object of probabilities", str(cell)[:60]
         if not np.all(np.isfinite(probs)) or (probs < 0).any() or probs.sum() <= 0:
-            return None, "finite probabilities >= 0 that do not all sum to 0"
-        return probs / probs.sum(), ""
+            return None, "probabilities that are not finite and >= 0, or all 0", str(cell)[:60]
+        return probs / probs.sum(), "", ""
     if kind == "label":
         text = str(cell).strip()
         if re.fullmatch(r"\d+", text):
             if not 1 <= int(text) <= items.n_source[item]:
-                return None, f"an option number from 1 to {items.n_source[item]} for item {item}"
+                return None, "an option number out of range", f"{text} for item {item} (1 to {items.n_source[item]})"
             k = items.from_position(item, int(text) - 1)
             if k is None:
-                return None, f"an option number of an answer (option {text} of item {item} is not one)"
+                return None, "the number of an option that is no answer", f"option {text} of item {item}"
         else:
             matches = [k for k, names in enumerate(items.names[item]) if _norm(text) in names]
             if len(matches) != 1:
-                return None, f"an option of item {item} ({raw}), by text or number"
+                return None, "a label that is not an option of the item (by text or number)", \
+                    f"{text[:40]!r} for item {item} ({raw})"
             k = matches[0]
-        return np.eye(len(raw))[k], ""
+        return np.eye(len(raw))[k], "", ""
     raise ValueError(kind)
 
 
@@ -223,58 +287,146 @@ def _country(value, mapper) -> str | None:
     return mapper.national(text) if mapper is not None else None
 
 
-def load(path, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.DataFrame,
-         conditions: list[str], mapper=None, prompt_keys: set | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """The imported answers of ``study``: one row per (item_id, country, condition, prompt_lang)
-    with ``probs`` over the study's kept options, and notes naming every row not used.
-    ``prompt_keys``: the (item_id, country, condition, prompt_lang) the run's prompts ask; answers
-    no prompt asks (another language, a country not selected) are counted and named, not dropped
-    silently."""
-    from . import elicit
+class _Funnel:
+    """Rows of the file set through each step, and every row not used under one reason (with its
+    count and one example): the counts add up (rows of the study = scored + every reason's count)."""
 
-    table = read_file(path).rename(columns=dict(spec.get("columns") or {}))
+    def __init__(self):
+        self.reasons: dict[str, list[tuple[str, int, str]]] = defaultdict(list)   # reason → (file, line, detail)
+
+    def drop(self, reason: str, row: Mapping, detail: str = "") -> None:
+        self.reasons[reason].append((row["_file"], row["_line"], detail))
+
+    def lines(self) -> list[str]:
+        out = []
+        for reason, rows in sorted(self.reasons.items(), key=lambda kv: -len(kv[1])):
+            file, line, detail = rows[0]
+            out.append(f"  not used, {reason}: {len(rows)} rows, e.g. {file} row {line}" + (f" ({detail})" if detail else ""))
+        return out
+
+    def count(self) -> int:
+        return sum(len(rows) for rows in self.reasons.values())
+
+
+def _read_all(files, spec: Mapping) -> pd.DataFrame:
+    """Every file's rows, renamed (``columns``), with the file's own values (from its path or given
+    per file), the entry's ``defaults`` and ``recode`` applied, and ``_file`` / ``_line`` for
+    reporting (the data line: 2 for a CSV's first row under its header, 1 for JSON's first)."""
+    parts = []
+    for path, values in files:
+        table = read_file(path).rename(columns=dict(spec.get("columns") or {}))
+        for column, value in values.items():
+            if column not in table.columns:
+                table[column] = value
+        first = 2 if answer_files.suffix(path) in (".csv", ".tsv", ".csv.gz", ".tsv.gz") else 1
+        parts.append(table.assign(_file=str(path), _line=np.arange(len(table)) + first))
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     for column, value in (spec.get("defaults") or {}).items():
         if column not in table.columns:
             table[column] = value
+        else:   # a file that has the column but not for every row: the default fills its gaps
+            table[column] = table[column].where(table[column].notna() & (table[column].astype(str) != ""), value)
+    for column, mapping in (spec.get("recode") or {}).items():
+        if column in table.columns:
+            table[column] = [mapping.get(str(v), v) if v is not None else v for v in table[column]]
+    return table
+
+
+def load(files, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.DataFrame,
+         conditions: list[str], mapper=None, prompt_keys: set | None = None, survey_pairs: set | None = None,
+         countries: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The imported answers of ``study``: one row per (item_id, country, condition, prompt_lang)
+    that the run's prompts ask, with ``probs`` over the study's kept options, and notes: the rows
+    read, matched to an item, matched to a prompt cell and scored, and every row not used under one
+    reason (count and example), plus each question matched by a close text.
+
+    ``files``: a path, or ``[(path, values)]`` (culturelens.answer_files.resolve). ``prompt_keys``:
+    the (item_id, country, condition, prompt_lang) the run's prompts ask (None: every answer is
+    kept); ``survey_pairs`` (item_id, country) with survey data and ``countries`` (the run's
+    selection) say why an answer no prompt asks is not scored."""
+    from . import elicit
+
+    if isinstance(files, (str, Path)):
+        files = [(str(files), {})]
+    name = files[0][0] if len(files) == 1 else f"{len(files)} files ({files[0][0]}, …)"
+    table = _read_all(files, spec)
     kinds = [k for k in KINDS if k in table.columns]
     if len(kinds) != 1:
-        raise InputError(path, "columns", f"exactly one of {list(KINDS)} (after renaming with `columns`)",
-                         sorted(map(str, table.columns)))
+        raise InputError(files[0][0], "columns", f"exactly one of {list(KINDS)} (after renaming with `columns`)",
+                         sorted(map(str, table.columns.drop(["_file", "_line"]))))
     kind = kinds[0]
     missing = [c for c in ("study", "item", "country", "condition") if c not in table.columns]
     if missing:
-        raise InputError(path, "columns", "study, item, country, condition (a column, or a value in `defaults`)",
-                         f"missing {missing}")
+        raise InputError(files[0][0], "columns", "study, item, country, condition (a column, a {placeholder} of the "
+                         "path, a file's values, or a value in `defaults`)", f"missing {missing}")
     if "prompt_lang" not in table.columns:
         table["prompt_lang"] = "en"
+    n_read = len(table)
     if spec.get("select_model") is not None:
         if "model" not in table.columns:
-            raise InputError(path, "model", "a `model` column (the entry sets select_model)")
+            raise InputError(files[0][0], "model", "a `model` column or {model} in the path (the entry sets select_model)")
         table = table[table["model"].astype(str) == str(spec["select_model"])]
+    n_model = len(table)
     others = table.loc[table["study"].astype(str) != study, "study"].astype(str).value_counts()
     table = table[table["study"].astype(str) == study]
     resolved = _Items(items, raw_items)
-    problems: dict[str, list[int]] = defaultdict(list)
+    candidates, close = resolved.match_texts(table["item"])
+    funnel = _Funnel()
     collected: dict[tuple, list] = defaultdict(list)
-    rows_of: dict[tuple, list[int]] = defaultdict(list)
-    for pos, row in zip(table.index, table.to_dict("records")):
-        line = int(pos) + 2 if str(path).endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")) else int(pos) + 1
-        found = resolved.resolve(row["item"])
+    rows_of: dict[tuple, list[dict]] = defaultdict(list)
+    seen_text: dict[tuple, int] = defaultdict(int)   # (items, country, condition, prompt_lang) → rows so far
+    matched = in_cell = 0
+    for row in table.to_dict("records"):
+        found = list(candidates.get(str(row["item"]), ()))
+        if found and "item_id" in row and str(row["item_id"] or "") in found:
+            found = [str(row["item_id"])]
+        if len(found) > 1 and "options" in row and _values(row["options"]) is not None:
+            given = tuple(_norm(o) for o in _values(row["options"]))
+            found = [i for i in found if resolved.source_names[i] == given] or found
         if not found:
-            problems["item not in the study (by id or question text)"].append(line)
+            funnel.drop("item not in the survey (by id, question text or a close text)", row, str(row["item"])[:60])
             continue
         country = _country(row["country"], mapper)
-        if country is None:
-            problems[f"unknown country {str(row['country'])[:40]!r}"].append(line)
-            continue
-        if str(row["condition"]) not in conditions:
-            problems[f"condition {str(row['condition'])[:30]!r} is not one this study runs ({', '.join(conditions)})"].append(line)
-            continue
-        if kind == "answer":
-            item = found[0]
-            if len(found) > 1:
-                problems["question text of several items"].append(line)
+        cell = (country, str(row["condition"]), str(row["prompt_lang"]))
+        if len(found) > 1 and kind != "answer":
+            usable = [i for i in found if _distribution(kind, row[kind], i, resolved)[0] is not None]
+            found = usable if len(usable) in (1,) else found
+        if len(found) > 1:
+            options = {resolved.source_names[i] for i in found}
+            if len(options) == 1:   # one text, several dataset rows (a repeated question): in file order
+                k = seen_text[(tuple(found), *cell)]
+                seen_text[(tuple(found), *cell)] += 1
+                if k >= len(found):
+                    funnel.drop("more rows for a repeated question than the survey has", row, f"{found}")
+                    continue
+                found = [found[k]]
+            else:
+                funnel.drop("question text of several items (give an `item_id` or `options` column)", row,
+                            f"{str(row['item'])[:40]!r}: {', '.join(found)}")
                 continue
+        item = found[0]
+        matched += 1
+        if item in resolved.left_out:
+            funnel.drop(f"item left out of the analysis: {resolved.left_out[item]}", row, item)
+            continue
+        if country is None:
+            funnel.drop("unknown country", row, repr(str(row["country"])[:40]))
+            continue
+        if cell[1] not in conditions:
+            funnel.drop(f"a condition this study does not run ({', '.join(conditions)})", row, repr(cell[1][:30]))
+            continue
+        key = (item, *cell)
+        if prompt_keys is not None and key not in prompt_keys:
+            if country != NO_COUNTRY and countries and country not in countries:
+                funnel.drop("a country the run does not select (countries)", row, country)
+            elif country != NO_COUNTRY and survey_pairs is not None and (item, country) not in survey_pairs:
+                funnel.drop("no survey data for that country on that item", row, f"{item}, {country}")
+            else:
+                funnel.drop("no prompt of the run for that condition and prompt language", row,
+                            f"{cell[1]}, {cell[2]}")
+            continue
+        in_cell += 1
+        if kind == "answer":
             # letters name the options as the source listed them (A = its first option)
             n_source = resolved.n_source[item]
             names = [()] * n_source
@@ -284,39 +436,40 @@ def load(path, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Dat
             label = elicit.parse_answer(str(row["answer"]), labels, names)
             k = None if label is None else resolved.from_position(item, labels.index(label))
             if k is None:
-                problems["answer names no option (letter or text)"].append(line)
+                funnel.drop("an answer naming no option (letter or text)", row, repr(str(row["answer"])[:40]))
                 continue
             probs = np.eye(len(resolved.raw[item]))[k]
         else:
-            results = [(i, *_distribution(kind, row[kind], i, resolved)) for i in found]
-            usable = [(i, p) for i, p, _ in results if p is not None]
-            if len(usable) != 1:
-                why = results[0][2] if not usable else "question text of several items with this option count"
-                problems[why].append(line)
+            probs, reason, detail = _distribution(kind, row[kind], item, resolved)
+            if probs is None:
+                funnel.drop(reason, row, detail)
                 continue
-            item, probs = usable[0]
-        key = (item, country, str(row["condition"]), str(row["prompt_lang"]))
         collected[key].append(probs)
-        rows_of[key].append(line)
+        rows_of[key].append(row)
     out = []
     for key, parts in collected.items():
         if kind != "answer" and len(parts) > 1:
-            problems[f"repeated answer for {key} (rows {rows_of[key]}); none of them is used"].append(rows_of[key][0])
+            for row in rows_of[key]:
+                funnel.drop("a repeated answer for one (item, country, condition, prompt language): none used", row,
+                            f"{len(parts)} rows for {key}")
             continue
         raw = np.mean(parts, axis=0)     # several free-text answers: the share of draws per option
         kept = resolved.kept[key[0]]
         probs = raw[kept]
         if probs.sum() <= 0:
-            problems["all probability on options the study leaves out (non-substantive)"].append(rows_of[key][0])
+            for row in rows_of[key]:
+                funnel.drop("all probability on options the study leaves out (non-substantive)", row, key[0])
             continue
-        out.append([*key, (probs / probs.sum()).tolist(), rows_of[key]])
-    notes = [f"{path}: {len(rows)} rows not used: {why} (rows {', '.join(map(str, rows[:10]))}"
-             f"{' …' if len(rows) > 10 else ''})" for why, rows in problems.items()]
-    notes.insert(0, f"{path}: {len(out)} answers of study {study} imported from {len(table)} rows"
-                 + (f" (rows of other studies: {dict((k, int(n)) for k, n in others.items())})" if len(others) else ""))
-    if prompt_keys is not None and out:
-        unasked = [tuple(r[:4]) for r in out if tuple(r[:4]) not in prompt_keys]
-        if unasked:
-            notes.append(f"{path}: {len(unasked)} imported answers match no prompt of this run (no prompt for that "
-                         f"item, country, condition and prompt language; e.g. {unasked[:3]}): they are not scored")
+        out.append([*key, (probs / probs.sum()).tolist(), [f"{r['_file']}:{r['_line']}" for r in rows_of[key]]])
+    scored = sum(len(r[-1]) for r in out)
+    n_study = len(table)
+    assert scored + funnel.count() == n_study, (scored, funnel.count(), n_study)
+    notes = [f"{name}: {n_read} rows read"
+             + (f", {n_model} of model {spec['select_model']}" if spec.get("select_model") is not None else "")
+             + f", {n_study} of study {study}"
+             + (f" (rows of other studies: {dict((k, int(n)) for k, n in others.items())})" if len(others) else "")
+             + f"; {matched} matched to an item" + (f" ({len(close)} questions by a close text)" if close else "")
+             + f", {in_cell} to a prompt cell; {scored} scored as {len(out)} answers"]
+    notes += funnel.lines()
+    notes += [f"  matched by a close text (similarity {ratio:.2f}): {text[:70]!r} → {item}" for text, item, ratio in close]
     return pd.DataFrame(out, columns=COLUMNS), notes

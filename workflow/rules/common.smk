@@ -11,6 +11,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from culturelens import countries as country_names, jobs, shards  # noqa: E402
+from culturelens.answer_files import resolve as resolve_answer_files  # noqa: E402
 from culturelens.config import (  # noqa: E402
     Sources,
     check,
@@ -102,6 +103,12 @@ def imported_answers(wildcards):
     if wildcards.model in IMPORTED:
         return [f"results/{wildcards.study}/imported/{wildcards.model}.parquet"]
     return []
+
+
+def imported_files(wildcards):
+    """Every file an imported model's entry names (culturelens.answer_files)."""
+    spec = model_spec(wildcards)
+    return [f for f, _ in resolve_answer_files(spec, f"catalog.models.{wildcards.model}.path", SOURCES("catalog.models"))]
 
 
 def elicitation_method(wildcards):

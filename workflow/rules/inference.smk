@@ -137,9 +137,10 @@ rule import_answers:
     # answers collected elsewhere (provider: imported), matched to the study's items and options;
     # every row not used is named in the notes (culturelens.imported)
     input:
-        answers=lambda wc: model_spec(wc)["path"],
+        answers=imported_files,
         survey_items=prompt_items,
         raw_survey_items="results/{study}/survey/raw_items.parquet",
+        targets="results/{study}/survey/targets.parquet",  # why an answer no prompt asks is not scored
         prompts="results/{study}/prompts.parquet",  # to name answers no prompt of the run asks
     output:
         answers="results/{study}/imported/{model}.parquet",
@@ -148,7 +149,9 @@ rule import_answers:
         model=IMPORTED_PATTERN,
     params:
         spec=model_spec,
+        files=lambda wc: resolve_answer_files(model_spec(wc), f"catalog.models.{wc.model}.path", SOURCES("catalog.models")),
         conditions=lambda wc: list(selected_conditions(wc.study)),
+        countries=config["countries"],
     log:
         "logs/{study}/imported/{model}.log",
     conda:

@@ -11,11 +11,15 @@ from culturelens.surveys.common import CountryMapper
 
 
 def main(sm):
-    path = sm.input.answers
+    files = [(path, dict(values)) for path, values in sm.params.files]
     prompts = pd.read_parquet(sm.input.prompts, columns=imported.KEY)
-    answers, notes = imported.load(path, sm.params.spec, sm.wildcards.study, read_table(sm.input.survey_items),
+    targets = pd.read_parquet(sm.input.targets, columns=["item_id", "country"])
+    answers, notes = imported.load(files, sm.params.spec, sm.wildcards.study, read_table(sm.input.survey_items),
                                    read_table(sm.input.raw_survey_items), sm.params.conditions,
-                                   mapper=CountryMapper(path), prompt_keys=set(prompts.itertuples(index=False, name=None)))
+                                   mapper=CountryMapper(files[0][0]),
+                                   prompt_keys=set(prompts.itertuples(index=False, name=None)),
+                                   survey_pairs=set(targets.itertuples(index=False, name=None)),
+                                   countries=sm.params.countries)
     answers.to_parquet(sm.output.answers)
     for line in notes:
         logging.info("%s", line)
