@@ -1,6 +1,7 @@
 """WVS wave 7 microdata importer, on a small file in the official layout (same column names and
 answer codes as the WVS-7 cross-national CSV) with the shipped item bank."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,22 @@ def test_the_stata_file_gives_the_same_tables(tmp_path, tables):
     t = surveys.load("wvs7", "wvs7", {**paths, "microdata": str(stata)})
     pd.testing.assert_frame_equal(t.targets, tables.targets)
     pd.testing.assert_frame_equal(t.ceiling, tables.ceiling)
+
+
+def test_a_list_in_the_codebooks_order_lands_on_moved_options(tables):
+    """Q119 lists codes 0 ("Hard to say"), 1..4 in the codebook; the adjustment moves code 0 to the
+    middle of the scale. A distribution given by position in the codebook's order must put its first
+    number on "Hard to say", wherever the import placed it."""
+    from culturelens import imported
+
+    q119 = tables.items.set_index("item_id").loc["Q119"]
+    codebook = json.loads((BANK / "codebook.json").read_text())["Q119"]["choices"]
+    assert list(q119.source_options) == list(codebook.values())
+    view, _ = surveys.substantive_view(tables.items, tables.targets, True)
+    given = [0.5, 0.1, 0.1, 0.1, 0.2] + [0.0] * (len(codebook) - 5)    # codes 0, 1, 2, 3, 4, then missing
+    probs, reason, _ = imported._distribution("distribution", json.dumps(given), "Q119",
+                                              imported._Items(view, tables.items))
+    assert reason == ""
+    options = list(q119.options)
+    assert probs[options.index("Hard to say")] == pytest.approx(0.5)
+    assert probs[options.index("Strongly agree")] == pytest.approx(0.1)

@@ -72,6 +72,7 @@ import pandas as pd
 
 from . import answer_files
 from .errors import InputError
+from .surveys.common import from_source
 
 KINDS = ("distribution", "label", "answer")
 KEY = ["item_id", "country", "condition", "prompt_lang"]
@@ -140,14 +141,14 @@ def _values(cell):
 
 class _Items:
     """The study's items: by id, by question text, their raw and kept options, where each option
-    stands in the source file's own order (``source_order``: a list given by position is in that
-    order, not in the scale order an importer may have put the options into), and why an item of the
+    stands in the source's own order (``source_index``: a list given by position is in that order,
+    not in the scale order an importer may have put the options into), and why an item of the
     survey is not in the analysis."""
 
     def __init__(self, items: pd.DataFrame, raw_items: pd.DataFrame):
         self.kept = {i: [int(k) for k in kept] for i, kept in zip(items["item_id"], items["kept_options"])}
         self.raw: dict[str, list[str]] = {}
-        self.source: dict[str, list[int]] = {}       # item option → its position in the source's list
+        self.source: dict[str, list[int]] = {}       # source option → the item's option (-1: none)
         self.n_source: dict[str, int] = {}
         self.source_names: dict[str, tuple[str, ...]] = {}
         self.names: dict[str, list[set[str]]] = {}
@@ -158,11 +159,11 @@ class _Items:
             options = [str(o) for o in row["options"]]
             if item not in self.raw or row["lang"] == "en":   # the English options where there are
                 self.raw[item] = options
-                order = row.get("source_order")
-                order = list(range(len(options))) if order is None or len(order) != len(options) else order
-                self.source[item] = [int(i) for i in order]
                 source_options = row.get("source_options")
-                source_options = options if source_options is None else [str(o) for o in source_options]
+                index = row.get("source_index")
+                if source_options is None or index is None or len(index) != len(source_options):
+                    source_options, index = options, range(len(options))
+                self.source[item] = [int(k) for k in index]
                 self.n_source[item] = len(source_options)
                 self.source_names[item] = tuple(_norm(o) for o in source_options)
             names = self.names.setdefault(item, [set() for _ in options])
@@ -203,8 +204,8 @@ class _Items:
     def from_position(self, item: str, position: int) -> int | None:
         """The item's option at ``position`` (0-based) of the source's option list; None for an
         option the importer removed (not an answer, e.g. GOQA's 'Total N=')."""
-        order = self.source[item]
-        return order.index(position) if position in order else None
+        k = self.source[item][position]
+        return k if k >= 0 else None
 
 
 def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray | None, str, str]:
@@ -224,13 +225,14 @@ def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray
                 probs[index[_norm(option)]] = _number(p)
         elif isinstance(values, list):
             given = np.array([_number(v) for v in values], dtype=float)
-            order, n_source, kept = items.source[item], items.n_source[item], items.kept[item]
+            index, n_source, kept = items.source[item], items.n_source[item], items.kept[item]
+            first = {k: j for j, k in reversed(list(enumerate(index))) if k >= 0}   # option → first source position
             probs = np.zeros(len(raw))
             if len(given) == n_source:                  # over every option, in the source's order
-                probs[:] = given[order]
+                probs = from_source(given, index, len(raw))
             elif len(given) == len(kept) and len(kept) != len(raw):
                 # over the options the study keeps, in the source's order
-                probs[sorted(kept, key=lambda k: order[k])] = given
+                probs[sorted(kept, key=lambda k: first[k])] = given
             else:
                 return None, "a distribution over a different number of options than the item's", (
                     f"{len(given)} probabilities for item {item}, which has {n_source} options"
@@ -261,10 +263,7 @@ def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray
 
 def _source_labels(item: str, items: _Items) -> list[str]:
     """The item's options in the source's order ('?' for one the importer removed)."""
-    out = ["?"] * items.n_source[item]
-    for k, pos in enumerate(items.source[item]):
-        out[pos] = items.raw[item][k]
-    return out
+    return [items.raw[item][k] if k >= 0 else "?" for k in items.source[item]]
 
 
 def _number(value) -> float:
@@ -429,9 +428,7 @@ def load(files, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Da
         if kind == "answer":
             # letters name the options as the source listed them (A = its first option)
             n_source = resolved.n_source[item]
-            names = [()] * n_source
-            for k, pos in enumerate(resolved.source[item]):
-                names[pos] = tuple(sorted(resolved.names[item][k]))
+            names = [tuple(sorted(resolved.names[item][k])) if k >= 0 else () for k in resolved.source[item]]
             labels = [chr(ord("A") + p) for p in range(n_source)]
             label = elicit.parse_answer(str(row["answer"]), labels, names)
             k = None if label is None else resolved.from_position(item, labels.index(label))

@@ -24,12 +24,12 @@ from culturelens.errors import InputError
 log = logging.getLogger(__name__)
 
 ITEM_COLUMNS = ["study", "item_id", "lang", "translation", "question", "options",
-                "non_substantive", "scale", "source", "topic", "source_options", "source_order"]
+                "non_substantive", "scale", "source", "topic", "source_options", "source_index"]
 TARGET_COLUMNS = ["study", "item_id", "country", "option_index", "share", "n", "survey_name"]
 SCORE_COLUMNS = ["study", "country", "dimension", "score"]
 
 _LIST_COLUMNS = ("options", "non_substantive", "kept_options", "shown_options", "labels", "source_options",
-                 "source_order")
+                 "source_index")
 _DTYPES = {"option_index": "int64", "share": "float64", "n": "float64", "score": "float64"}
 
 
@@ -61,21 +61,35 @@ def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 
 
 def items_frame(rows: list[dict]) -> pd.DataFrame:
-    """The items table. ``source_options`` (the options as the source file lists them, in its
-    order, options the importer removed included) and ``source_order`` (per option of ``options``,
-    its position in ``source_options``) default to ``options`` as they are: an importer that
-    reorders or removes options (GOQA's scale order) sets both, so that anything given by position
-    in the source's own order (an imported distribution as a list, an option number) can be mapped
-    to the item's options (:func:`from_source_order`)."""
-    rows = [{"source_options": list(r["options"]), "source_order": list(range(len(r["options"]))), **r}
+    """The items table. ``source_options`` (the options as the source lists them, in its order:
+    GOQA's option list, WVS-7's answer codes; options the importer removed included) and
+    ``source_index`` (per source option, the option of ``options`` it counts towards, -1 for one
+    that is no answer) default to ``options`` as they are: an importer that reorders, merges or
+    removes options (GOQA's scale order, WVS-7's code adjustments) sets both, so that anything given
+    by position in the source's own order (an imported distribution as a list, an option number)
+    lands on the item's options (:func:`from_source`)."""
+    rows = [{"source_options": list(r["options"]), "source_index": list(range(len(r["options"]))), **r}
             for r in rows]
     return frame(rows, ITEM_COLUMNS)
 
 
-def from_source_order(values, source_order) -> list:
-    """Values given per option in the source file's order → per option of the item (its
-    ``options`` order); values of options the importer removed are dropped."""
-    return [values[int(i)] for i in source_order]
+def from_source(values, source_index, n_options: int) -> np.ndarray:
+    """Numbers given per option in the source's order → per option of the item (summed where the
+    importer merged source options into one; those it removed are dropped)."""
+    out = np.zeros(n_options)
+    for value, k in zip(values, source_index):
+        if int(k) >= 0:
+            out[int(k)] += value
+    return out
+
+
+def source_index_of(order: list[int], n_source: int) -> list[int]:
+    """``source_index`` from an importer's ``order`` (the source positions of the item's options,
+    in the item's order): -1 for a source option that is not in it."""
+    index = [-1] * n_source
+    for k, position in enumerate(order):
+        index[position] = k
+    return index
 
 
 def targets_frame(rows: list[dict]) -> pd.DataFrame:

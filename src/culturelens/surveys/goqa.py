@@ -10,7 +10,7 @@ Quirks handled (see ../shared/data/README.md):
 * Ordinal scales are recognised by the ladder lexicon below (and numeric 0–10 style scales); their
   options and shares are put into scale order (non-substantive options last), ``scale=ordinal``;
   the file's own list and where each option stood in it are kept with the item
-  (``source_options``, ``source_order``), so that answers given by position in the file's order
+  (``source_options``, ``source_index``), so that answers given by position in the file's order
   (an imported distribution as a list) land on the right options.
   An item is ordinal only if EVERY substantive option is on the scale: a substantive volunteered
   option off the ladder ("Neither (VOL)", "Other (VOL)") makes it ``nominal``. Anything not
@@ -54,7 +54,7 @@ from culturelens import countries
 from culturelens.errors import InputError
 from culturelens.surveys.common import (
     CountryMapper, DistributionCounter, SurveyTables, check_share, is_junk, is_non_substantive, is_volunteered,
-    items_frame, norm_label, require_path, scores_frame, stable_id, strip_volunteered, targets_frame,
+    items_frame, norm_label, require_path, scores_frame, source_index_of, stable_id, strip_volunteered, targets_frame,
 )
 
 REQUIRED_COLUMNS = ["question", "selections", "options", "source"]
@@ -402,7 +402,7 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
         variants.setdefault(question, set()).add(item_id)
         if item_id in items:  # same question, same options: one item, countries merged (first wins)
             dup_merged += 1
-            order = items[item_id]["source_order"]
+            order = items[item_id]["order"]
         else:
             order, scale = scale_order(options, flags)
             reordered += order != sorted(order)
@@ -413,7 +413,8 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
                 "study": study, "item_id": item_id, "lang": "en", "translation": "original",
                 "question": question, "options": [options[i] for i in order],
                 "non_substantive": [flags[i] for i in order], "scale": scale, "source": source,
-                "topic": "", "source_options": options, "source_order": order,
+                "topic": "", "source_options": options, "source_index": source_index_of(order, len(options)),
+                "order": order,
             }
             shares_by_item[item_id] = {}
 
@@ -455,7 +456,7 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
 
     item_list = list(items.values())
     foreign = foreign_options([(it["question"], it["options"], it["non_substantive"]) for it in item_list])
-    item_rows = item_list
+    item_rows = [{k: v for k, v in it.items() if k != "order"} for it in item_list]
     items_df = items_frame(item_rows)
     items_df["options_mismatch"] = [bool(f) for f in foreign]
     mismatched = [(it["item_id"], it["question"], len(f)) for it, f in zip(item_list, foreign) if f]

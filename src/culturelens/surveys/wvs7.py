@@ -168,7 +168,11 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
         item_rows.append({"study": study, "item_id": q, "lang": "en", "translation": "original",
                           "question": str(meta.get("question") or codebook[q].get("question")), "options": labels,
                           "non_substantive": flags, "scale": scale, "source": "WVS-7",
-                          "topic": str(meta.get("category", ""))})
+                          "topic": str(meta.get("category", "")),
+                          # the codebook's answer codes as it lists them; a list given by position
+                          # in that order (another tool's answers) lands on the merged/moved options
+                          "source_options": [str(v) for v in codebook[q]["choices"].values()],
+                          "source_index": [index.get(int(c), -1) for c in codebook[q]["choices"]]})
         raw = pd.to_numeric(table[q], errors="coerce").to_numpy()[keep]
         lookup = np.full(raw.shape, -1)
         for code, k in index.items():
