@@ -131,16 +131,30 @@ def test_a_text_two_dataset_rows_share_is_taken_in_file_order(tmp_path, culemo):
 def test_the_counts_add_up_with_one_line_per_reason(tmp_path, culemo):
     rows = [{"item": f"culemo-{i:03d}", "label": "joy", "country": "DE", "condition": "cross_national"} for i in range(1, 6)]
     rows += [{"item": "culemo-999", "label": "joy", "country": "DE", "condition": "cross_national"}] * 3
-    rows += [{"item": "culemo-004", "label": "happiness", "country": "DE", "condition": "cross_national"},
+    rows += [{"item": "culemo-001", "label": "joy", "country": "MX", "condition": "cross_national"},
              {"item": "culemo-002", "label": "no such label", "country": "DE", "condition": "linguistic"}]
     pd.DataFrame(rows).assign(study="culemo").to_csv(tmp_path / "c.csv", index=False)
     asked = {(f"culemo-{i:03d}", "DE", "cross_national", "en") for i in range(1, 5)}
     pairs = {(f"culemo-{i:03d}", "DE") for i in range(1, 6)}
     answers, notes = _load(tmp_path / "c.csv", {}, culemo, prompt_keys=asked, survey_pairs=pairs)
     text = "\n".join(notes)
-    assert "10 rows read, 10 of study culemo; 7 matched to an item, 5 to a prompt cell; 4 scored as 4 answers" in text
+    assert "10 rows read, 10 of study culemo; 7 matched to an item, 4 to a prompt cell; 4 scored as 4 answers" in text
     reasons = [line for line in notes if line.startswith("  not used")]
     counts = [int(line.split(" rows, e.g.")[0].rsplit(": ", 1)[1]) for line in reasons]
     assert sum(counts) + 4 == 10
     assert len(reasons) == 4          # one line per reason, not one per item
     assert "item not in the survey (by id, question text or a close text): 3 rows" in text
+
+
+def test_a_released_answer_naming_no_label_is_scored_as_unreadable_not_dropped(tmp_path, culemo):
+    """As the CuLEmo paper and SemEval score them: a released answer outside the label set, a refusal
+    or two labels is one of the rows scored (wrong), with its kind."""
+    rows = [{"item": "culemo-001", "label": "happiness"}, {"item": "culemo-002", "label": "As an AI I cannot feel"},
+            {"item": "culemo-003", "label": "joy or anger"}, {"item": "culemo-004", "label": "Freude"}]
+    pd.DataFrame(rows).assign(study="culemo", country="DE", condition="cross_national").to_csv(tmp_path / "u.csv",
+                                                                                                 index=False)
+    answers, notes = _load(tmp_path / "u.csv", {}, culemo)
+    assert answers.set_index("item_id")["unreadable"].to_dict() == {
+        "culemo-001": "no_label", "culemo-002": "refusal", "culemo-003": "ambiguous", "culemo-004": ""}
+    assert "4 scored as 4 answers (3 of them naming no option, scored as unreadable: 1 no_label, 1 refusal, " \
+           "1 ambiguous)" in notes[0]

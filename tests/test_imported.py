@@ -131,15 +131,16 @@ def test_labels_and_free_text_answers(tmp_path, goqa):
     got = answers.set_index("country")["probs"].to_dict()
     k = len(item["options"])
     assert got["JP"] == list(np.eye(k)[1]) and got["DE"] == list(np.eye(k)[0])
-    assert "a label that is not an option of the item (by text or number): 1 rows" in "\n".join(notes)
-    assert "labels.jsonl row 3 ('no such option'" in "\n".join(notes)
+    # an answer naming no option is scored (as unreadable), not left out
+    assert got["BR"] == [] and answers.set_index("country").loc["BR", "unreadable"] == "no_label"
+    assert "3 scored as 3 answers (1 of them naming no option, scored as unreadable: 1 no_label)" in notes[0]
     texts = [{"item": item["question"], "country": "JP", "answer": a}
              for a in ["B", f"**{item['options'][0]}**.", "B", "no idea"]]
     pd.DataFrame(texts).to_csv(tmp_path / "texts.csv", index=False)
     answers, notes = _load(tmp_path / "texts.csv", goqa, spec=spec)
     probs = answers.iloc[0]["probs"]
     assert probs[0] == pytest.approx(1 / 3) and probs[1] == pytest.approx(2 / 3)   # three draws used
-    assert "an answer naming no option (letter or text): 1 rows" in "\n".join(notes)
+    assert answers.iloc[0]["unreadable"] == ""          # "no idea" is one unreadable draw of four
 
 
 def test_positions_follow_the_source_files_order_not_the_scale_order(tmp_path, goqa):

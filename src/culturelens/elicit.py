@@ -303,7 +303,8 @@ def distributions(prompts, responses, method: str, option_texts: Sequence | None
 
     Prompt rows whose response failed, abstained or could not be parsed get no probability rows;
     they are returned in the second table (`invalid`) with the reason (`failed`, `abstained`,
-    `missing`, or the kind of unusable answer: UNPARSEABLE_KINDS), so they are counted and reported.
+    `missing`, or the kind of unusable answer: UNPARSEABLE_KINDS, also where the response's status
+    is `unreadable` and its `error` the kind), so they are counted and reported.
     Rows sharing a response (the same payload text, labels and option names) are parsed once.
 
     `option_texts` (optional, `sample` only; ignored by `logprobs` and `verbalized`): one element per
@@ -341,7 +342,9 @@ def distributions(prompts, responses, method: str, option_texts: Sequence | None
     for row, (status, error, text, labels, shown) in enumerate(zip(*columns)):
         if status != "ok":
             bad_rows.append(row)
-            bad.append(("missing" if status is None or status != status else status, error))
+            # `unreadable`: a backend that read the answer itself (imported answers) says its kind
+            bad.append(("missing" if status is None or status != status else error if status == "unreadable"
+                        else status, error))
             continue
         labels = tuple(labels)
         names, names_id = None, None

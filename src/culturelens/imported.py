@@ -70,13 +70,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import answer_files
+from . import answer_files, elicit
 from .errors import InputError
 from .surveys.common import from_source
 
 KINDS = ("distribution", "label", "answer")
 KEY = ["item_id", "country", "condition", "prompt_lang"]
-COLUMNS = [*KEY, "probs", "rows"]
+COLUMNS = [*KEY, "probs", "rows", "unreadable"]
+#: marks an answer whose own content is unusable (scored as unreadable, not left out)
+UNREADABLE = "unreadable"
 NO_COUNTRY = "none"
 #: the least difflib ratio at which a question text is matched to a survey item it does not equal
 SIMILARITY = 0.9
@@ -241,24 +243,29 @@ def _distribution(kind: str, cell, item: str, items: _Items) -> tuple[np.ndarray
         else:
             return None, "a distribution that is not a list or object of probabilities", str(cell)[:60]
         if not np.all(np.isfinite(probs)) or (probs < 0).any() or probs.sum() <= 0:
-            return None, "probabilities that are not finite and >= 0, or all 0", str(cell)[:60]
+            return None, UNREADABLE, "invalid_probabilities"   # the answer itself: scored as unreadable
         return probs / probs.sum(), "", ""
-    if kind == "label":
-        text = str(cell).strip()
-        if re.fullmatch(r"\d+", text):
-            if not 1 <= int(text) <= items.n_source[item]:
-                return None, "an option number out of range", f"{text} for item {item} (1 to {items.n_source[item]})"
-            k = items.from_position(item, int(text) - 1)
-            if k is None:
-                return None, "the number of an option that is no answer", f"option {text} of item {item}"
-        else:
-            matches = [k for k, names in enumerate(items.names[item]) if _norm(text) in names]
-            if len(matches) != 1:
-                return None, "a label that is not an option of the item (by text or number)", \
-                    f"{text[:40]!r} for item {item} ({raw})"
-            k = matches[0]
-        return np.eye(len(raw))[k], "", ""
     raise ValueError(kind)
+
+
+def _choice(text, item: str, items: _Items) -> tuple[np.ndarray | None, str]:
+    """(one-hot probabilities over the item's RAW options, or None; the unreadable kind) of a label
+    or free-text answer: an option number (1 = the source's first option), else read as a sampled
+    answer is (culturelens.elicit: a letter, A = the source's first option, or an option's text in
+    any of the item's languages); unreadable answers get elicit's kind (refusal, ambiguous,
+    other_script, no_label, off_scale, empty)."""
+    text = "" if text is None or (isinstance(text, float) and text != text) else str(text).strip()
+    n_source, index = items.n_source[item], items.source[item]
+    if re.fullmatch(r"\d+", text):
+        k = items.from_position(item, int(text) - 1) if 1 <= int(text) <= n_source else None
+        return (None, "off_scale") if k is None else (np.eye(len(items.raw[item]))[k], "")
+    names = [tuple(sorted(items.names[item][k])) if k >= 0 else () for k in index]
+    labels = [chr(ord("A") + p) for p in range(n_source)]
+    label = elicit.parse_answer(text, labels, names)
+    k = None if label is None else items.from_position(item, labels.index(label))
+    if k is None:
+        return None, elicit.answer_kind(text, labels, names) if label is None else "off_scale"
+    return np.eye(len(items.raw[item]))[k], ""
 
 
 def _source_labels(item: str, items: _Items) -> list[str]:
@@ -343,8 +350,6 @@ def load(files, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Da
     the (item_id, country, condition, prompt_lang) the run's prompts ask (None: every answer is
     kept); ``survey_pairs`` (item_id, country) with survey data and ``countries`` (the run's
     selection) say why an answer no prompt asks is not scored."""
-    from . import elicit
-
     if isinstance(files, (str, Path)):
         files = [(str(files), {})]
     name = files[0][0] if len(files) == 1 else f"{len(files)} files ({files[0][0]}, …)"
@@ -387,7 +392,7 @@ def load(files, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Da
             continue
         country = _country(row["country"], mapper)
         cell = (country, str(row["condition"]), str(row["prompt_lang"]))
-        if len(found) > 1 and kind != "answer":
+        if len(found) > 1 and kind == "distribution":
             usable = [i for i in found if _distribution(kind, row[kind], i, resolved)[0] is not None]
             found = usable if len(usable) in (1,) else found
         if len(found) > 1:
@@ -425,23 +430,15 @@ def load(files, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Da
                             f"{cell[1]}, {cell[2]}")
             continue
         in_cell += 1
-        if kind == "answer":
-            # letters name the options as the source listed them (A = its first option)
-            n_source = resolved.n_source[item]
-            names = [tuple(sorted(resolved.names[item][k])) if k >= 0 else () for k in resolved.source[item]]
-            labels = [chr(ord("A") + p) for p in range(n_source)]
-            label = elicit.parse_answer(str(row["answer"]), labels, names)
-            k = None if label is None else resolved.from_position(item, labels.index(label))
-            if k is None:
-                funnel.drop("an answer naming no option (letter or text)", row, repr(str(row["answer"])[:40]))
-                continue
-            probs = np.eye(len(resolved.raw[item]))[k]
-        else:
+        if kind == "distribution":
             probs, reason, detail = _distribution(kind, row[kind], item, resolved)
-            if probs is None:
+            if probs is None and reason != UNREADABLE:
                 funnel.drop(reason, row, detail)
                 continue
-        collected[key].append(probs)
+            why = detail if probs is None else ""
+        else:
+            probs, why = _choice(row[kind], item, resolved)
+        collected[key].append((probs, why))
         rows_of[key].append(row)
     out = []
     for key, parts in collected.items():
@@ -450,15 +447,22 @@ def load(files, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Da
                 funnel.drop("a repeated answer for one (item, country, condition, prompt language): none used", row,
                             f"{len(parts)} rows for {key}")
             continue
-        raw = np.mean(parts, axis=0)     # several free-text answers: the share of draws per option
+        lines = [f"{r['_file']}:{r['_line']}" for r in rows_of[key]]
+        read = [p for p, _ in parts if p is not None]
+        if not read:   # the answer names no option: scored, as wrong where a task has right answers
+            kinds = [why for _, why in parts]
+            out.append([*key, [], lines, max(dict.fromkeys(kinds), key=kinds.count)])
+            continue
+        raw = np.mean(read, axis=0)     # several free-text answers: the share of readable draws per option
         kept = resolved.kept[key[0]]
         probs = raw[kept]
         if probs.sum() <= 0:
             for row in rows_of[key]:
                 funnel.drop("all probability on options the study leaves out (non-substantive)", row, key[0])
             continue
-        out.append([*key, (probs / probs.sum()).tolist(), [f"{r['_file']}:{r['_line']}" for r in rows_of[key]]])
-    scored = sum(len(r[-1]) for r in out)
+        out.append([*key, (probs / probs.sum()).tolist(), lines, ""])
+    scored = sum(len(r[-2]) for r in out)
+    unreadable = pd.Series([r[-1] for r in out if r[-1]], dtype=str).value_counts()
     n_study = len(table)
     assert scored + funnel.count() == n_study, (scored, funnel.count(), n_study)
     notes = [f"{name}: {n_read} rows read"
@@ -466,7 +470,9 @@ def load(files, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Da
              + f", {n_study} of study {study}"
              + (f" (rows of other studies: {dict((k, int(n)) for k, n in others.items())})" if len(others) else "")
              + f"; {matched} matched to an item" + (f" ({len(close)} questions by a close text)" if close else "")
-             + f", {in_cell} to a prompt cell; {scored} scored as {len(out)} answers"]
+             + f", {in_cell} to a prompt cell; {scored} scored as {len(out)} answers"
+             + (f" ({int(unreadable.sum())} of them naming no option, scored as unreadable: "
+                f"{', '.join(f'{n} {k}' for k, n in unreadable.items())})" if len(unreadable) else "")]
     notes += funnel.lines()
     notes += [f"  matched by a close text (similarity {ratio:.2f}): {text[:70]!r} → {item}" for text, item, ratio in close]
     return pd.DataFrame(out, columns=COLUMNS), notes

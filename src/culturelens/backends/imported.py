@@ -30,6 +30,8 @@ class ImportedAnswers(InProcess):
         self.elicitation = {"method": METHOD}
         self._probs = {tuple(k): list(p) for k, p in zip(answers[KEY].itertuples(index=False, name=None),
                                                          answers["probs"])}
+        self._unreadable = {tuple(k): why for k, why in zip(answers[KEY].itertuples(index=False, name=None),
+                                                            answers["unreadable"]) if why}
         self.identity = {"provider": "imported", "path": spec.get("path")}
 
     def request(self, prompt: Mapping) -> dict:
@@ -38,6 +40,9 @@ class ImportedAnswers(InProcess):
                 "key": [prompt["item_id"], prompt["country"], prompt["condition"], prompt["prompt_lang"]]}
 
     def answer(self, request: dict, key: str | None = None) -> dict:
+        why = self._unreadable.get(tuple(request["key"]))
+        if why:   # the released answer names no option: elicit counts it by this kind
+            return {"status": "unreadable", "payload": None, "error": why}
         probs = self._probs.get(tuple(request["key"]))
         if probs is None:
             return {"status": "abstained", "payload": None,
