@@ -14,7 +14,7 @@ def main(sm):
         spec = sm.params.catalog[model]
         store = ResponseStore(sm.params.store, model)
         if spec["provider"] == "imported":   # read from a file: nothing to send
-            rows.append({"model": model, "provider": "imported", "price_note": "answers read from " + spec["path"]})
+            rows.append({"model": model, "provider": "imported", "price_note": f"answers read from {spec['path']}"})
             continue
         if spec["provider"] == "reference":
             for study in prompts:
