@@ -199,6 +199,15 @@ def test_api_model_through_the_whole_workflow(tmp_path):
         logs = [p.read_text() for p in sorted((tmp_path / "logs/answers/fake-api").glob("*.log"))]
         assert sum(int(re.search(r"sent (\d+) ", log).group(1)) for log in logs) == distinct
         assert all("failed 0" in log for log in logs)
+        # coverage is a headline: the test server leaves ~3 % of the first token off the labels
+        cov = pd.read_csv(tmp_path / "results/wvs_stance/coverage/fake-api.csv")
+        dist = pd.read_parquet(tmp_path / "results/wvs_stance/distributions/fake-api.parquet")
+        per_row = dist.drop_duplicates("prompt_id")
+        assert cov["n_rows"].sum() == dist.drop_duplicates(["prompt_id", "country", "condition"]).shape[0]
+        assert 0.9 < cov["mean_coverage"].min() < 1 and (cov["n_below_floor"] == 0).all()
+        assert per_row["coverage"].max() < 1
+        summary = (tmp_path / "results/summary.md").read_text()
+        assert "### Coverage: answers on the option labels" in summary and "| fake-api | default | en | logprobs |" in summary
         # a rerun of the inference jobs asks nothing again
         snakemake(tmp_path, "results/wvs_stance/responses/fake-api.parquet", *args, "--forcerun", "query_model",
                   config=config)

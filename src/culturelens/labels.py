@@ -58,6 +58,7 @@ UNREADABLE = {
     "ambiguous": ("ambiguous",),
     "empty": ("empty",),
     "malformed": ("no_logprobs", "no_json", "invalid_probabilities", "unexpected_shape"),
+    "low_coverage": ("low_coverage",),   # excluded below the coverage floor (culturelens.coverage)
     "failed": ("failed", "missing"),
 }
 #: reasons a prompt row has no answer that mean it was not asked (not scored)

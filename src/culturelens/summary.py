@@ -476,6 +476,40 @@ def labels_section(scores: pd.DataFrame | None, differences: pd.DataFrame | None
     return "".join(out)
 
 
+COVERAGE_CAPTION = (
+    "Coverage: how much of each answer landed on the option labels before it was renormalised over them "
+    "(`logprobs`: the first answer token's probability mass on the labels; `sample`: the share of draws that "
+    "named an option; `verbalized` and reference respondents: 1). Per model, condition and prompt language: "
+    "the prompt rows with a distribution, their mean and least coverage, and how many fall below the floor "
+    "(config `coverage.floor`); **⚠** marks a mean below it. With `coverage.exclude: true` the rows below the "
+    "floor are not scored (counted as `low_coverage`) instead of renormalised. Per-model tables: "
+    "`coverage/<model>.csv`.\n\n")
+
+
+def coverage_section(coverage: pd.DataFrame | None, baselines: Sequence[str] = ()) -> str:
+    """Coverage per model × condition × prompt language (culturelens.coverage), models first; the
+    reference respondents, which answer on the options only, in one line."""
+    if coverage is None or coverage.empty:
+        return ""
+    real = coverage[~coverage["model"].isin(baselines)]
+    out = [COVERAGE_CAPTION]
+    if real.empty:
+        out.append("Only reference respondents ran: they answer on the options only (coverage 1).\n")
+        return "".join(out)
+    floor = float(real["floor"].iloc[0])
+    rows = []
+    rank = {c: i for i, c in enumerate(_order_conditions(real["condition"]))}
+    for r in real.assign(_rank=real["condition"].map(rank)).sort_values(["model", "_rank", "prompt_lang"]).itertuples(
+            index=False):
+        flag = " ⚠" if r.mean_coverage < floor else ""
+        below = f"{int(r.n_below_floor)} ({r.share_below_floor:.0%})" + (" excluded" if r.excluded and r.n_below_floor else "")
+        rows.append([r.model, r.condition, r.prompt_lang, r.method, fmt_count(r.n_rows), fmt(r.mean_coverage) + flag,
+                     fmt(r.min_coverage), below])
+    out.append(markdown_table(["model", "condition", "prompt language", "method", "prompt rows", "mean coverage",
+                               "least", f"below {floor:g}"], rows, align="llllrrrr"))
+    return "".join(out)
+
+
 def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | None = None) -> str:
     """The markdown text of the summary (see :func:`write_summary`)."""
     parts = ["# culturelens results\n"]
@@ -494,6 +528,10 @@ def render_summary(studies: Mapping[str, Mapping], meta: Mapping[str, object] | 
             if robust:
                 parts.append("### Robustness\n")
                 parts.append(robust)
+        coverage = coverage_section(entry.get("coverage"), entry.get("baselines") or ())
+        if coverage:
+            parts.append("### Coverage: answers on the option labels\n")
+            parts.append(coverage)
         if "label_scores" in entry:
             parts.append("### Label task: accuracy and macro-F1\n")
             parts.append(labels_section(entry["label_scores"], entry.get("label_differences")))

@@ -275,6 +275,7 @@ def summary_inputs(wildcards):
             files[f"{study}__imported__{model}"] = f"results/{study}/imported/{model}.notes.txt"
         for model in MODELS:
             files[f"{study}__invalid__{model}"] = f"results/{study}/distributions/{model}.invalid.parquet"
+            files[f"{study}__coverage__{model}"] = f"results/{study}/coverage/{model}.csv"
             files[f"{study}__responses__{model}"] = f"results/{study}/responses/{model}.parquet"
         for a in analyses(study):
             files[f"{study}__stats__{a}"] = f"results/{study}/stats/{a}.csv"

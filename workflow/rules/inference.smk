@@ -84,6 +84,7 @@ rule distributions:
         invalid="results/{study}/distributions/{model}.invalid.parquet",
         cells="results/{study}/cells/{model}.parquet",
         position_bias="results/{study}/position_bias/{model}.parquet",
+        coverage="results/{study}/coverage/{model}.csv",
     wildcard_constraints:
         model=ANSWERED_PATTERN,
     params:
@@ -93,6 +94,7 @@ rule distributions:
         countries=config["countries"],
         js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
         kind=lambda wc: study_kind(config, wc.study),
+        coverage=config["coverage"],
     log:
         "logs/{study}/distributions/{model}.log",
     conda:
@@ -115,6 +117,7 @@ rule reference_distributions:
         invalid="results/{study}/distributions/{model}.invalid.parquet",
         cells="results/{study}/cells/{model}.parquet",
         position_bias="results/{study}/position_bias/{model}.parquet",
+        coverage="results/{study}/coverage/{model}.csv",
     wildcard_constraints:
         model=REFERENCE_PATTERN,
     params:
@@ -125,6 +128,7 @@ rule reference_distributions:
         countries=config["countries"],
         js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
         kind=lambda wc: study_kind(config, wc.study),
+        coverage=config["coverage"],
     log:
         "logs/{study}/distributions/{model}.log",
     conda:

@@ -100,6 +100,7 @@ rule summary:
     params:
         studies=STUDIES,
         models=MODELS,
+        baselines=BASELINES,
         config=config,
         lock=str(Path(workflow.basedir) / "uv.lock"),
     log:

@@ -3,7 +3,7 @@ import logging
 import pandas as pd
 
 import _common
-from culturelens import alignment, backends, elicit, engine, robustness
+from culturelens import alignment, backends, coverage, elicit, engine, robustness
 from culturelens import prompts as prompts_mod
 
 
@@ -49,6 +49,11 @@ def main(sm):
     dist, invalid = elicit.distributions(prompts, responses, sm.params.method, option_texts=names_of_options(sm, prompts))
     dist.insert(0, "model", sm.wildcards.model)
     invalid.insert(0, "model", sm.wildcards.model)
+    # how much of each answer landed on the labels, flagged below the floor (and excluded if asked)
+    floor, exclude = sm.params.coverage["floor"], sm.params.coverage["exclude"]
+    coverage.table(dist, floor, exclude).to_csv(sm.output.coverage, index=False)
+    if exclude:
+        dist, invalid = coverage.exclude_below(dist, invalid, floor)
     logging.info("%d prompt rows with a distribution, %d without (%s)", dist["prompt_id"].nunique(),
                  len(invalid), invalid["reason"].value_counts().to_dict())
     if sm.params.method == "sample":
@@ -69,25 +74,28 @@ def cells(sm, dist: pd.DataFrame, bias: pd.DataFrame) -> pd.DataFrame:
     # a study of scores (VSM 2013): no answer distributions to compare with; a label task is scored
     # against gold labels instead (rule label_scores)
     if targets.empty or sm.params.kind == "labels":
-        return pd.DataFrame(columns=[*alignment.COLUMNS, "consistency", "order_tv", "primacy"])
+        return pd.DataFrame(columns=[*alignment.COLUMNS, "consistency", "order_tv", "primacy", "coverage", "low_coverage"])
     items = pd.read_parquet(sm.input.survey_items)
     if sm.params.countries:  # default prompting is compared with the configured countries only
         targets = targets[targets["country"].isin(sm.params.countries)]
     baselines = {sm.wildcards.model} if sm.params.is_baseline else set()
     table = alignment.cells(dist, targets, items, baselines=baselines, js_base=sm.params.js_base)
     table["consistency"] = 1 - table["spread_jsd"]  # self-consistency across paraphrases and orders
-    table = with_position_bias(table, bias)
+    table = with_prompt_measures(table, bias, ["order_tv", "primacy"])
+    # the cell's mean coverage over its variants, and whether it is below the floor
+    cell_coverage = coverage.per_row(dist).groupby(alignment.CELL, sort=False)["coverage"].mean().reset_index()
+    table = with_prompt_measures(table, cell_coverage, ["coverage"])
+    table["low_coverage"] = table["coverage"] < sm.params.coverage["floor"]
     logging.info("%d cells of %s", len(table), sm.wildcards.model)
     return table
 
 
-def with_position_bias(table: pd.DataFrame, bias: pd.DataFrame) -> pd.DataFrame:
-    """Order sensitivity (robustness.position_bias) beside each cell; prompts without a target
-    country (default prompting) carry theirs to every country they are compared with."""
+def with_prompt_measures(table: pd.DataFrame, measures: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """Measures of a cell's prompts (order sensitivity, coverage) beside each cell; prompts without a
+    target country (default prompting) carry theirs to every country they are compared with."""
     cell = alignment.CELL
-    cols = ["order_tv", "primacy"]
-    targeted = table.merge(bias[bias["country"] != "none"][cell + cols], on=cell, how="left")
-    untargeted = bias[bias["country"] == "none"].drop(columns="country")[[c for c in cell if c != "country"] + cols]
+    targeted = table.merge(measures[measures["country"] != "none"][cell + cols], on=cell, how="left")
+    untargeted = measures[measures["country"] == "none"].drop(columns="country")[[c for c in cell if c != "country"] + cols]
     fill = table[[c for c in cell if c != "country"]].merge(untargeted, how="left")
     for col in cols:
         targeted[col] = targeted[col].fillna(fill[col])

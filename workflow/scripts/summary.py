@@ -43,6 +43,10 @@ def load_study(study, inputs, models) -> tuple[dict, dict]:
     for key, path in inputs.items():   # answers imported from a file: what was used, what was not
         if key.startswith(f"{study}__imported__"):
             notes += Path(path).read_text(encoding="utf-8").splitlines()
+    coverage = [pd.read_csv(inputs[f"{study}__coverage__{m}"]) for m in models]
+    coverage = [c for c in coverage if len(c)]
+    if coverage:
+        entry["coverage"] = pd.concat(coverage, ignore_index=True)
     for model in models:
         counts[model], failures = response_counts(inputs[f"{study}__responses__{model}"])
         if failures:
@@ -75,11 +79,13 @@ class Studies(Mapping):
     """The studies' entries, each read when the summary comes to it and not kept: a campaign's
     alignment tables are ~1 M rows each, so holding every study's at once doubled the peak memory."""
 
-    def __init__(self, names, inputs, models):
+    def __init__(self, names, inputs, models, baselines=()):
         self.names, self.inputs, self.models, self.manifest = list(names), inputs, models, {}
+        self.baselines = list(baselines)
 
     def __getitem__(self, study):
         entry, self.manifest[study] = load_study(study, self.inputs, self.models)
+        entry["baselines"] = self.baselines
         return entry
 
     def __iter__(self):
@@ -91,7 +97,7 @@ class Studies(Mapping):
 
 def main(sm):
     inputs = dict(sm.input.items())
-    studies = Studies(sm.params.studies, inputs, sm.params.models)
+    studies = Studies(sm.params.studies, inputs, sm.params.models, sm.params.baselines)
     environment = describe(sm.params.lock)
     meta = {
         "culturelens": culturelens.__version__,
