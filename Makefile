@@ -11,7 +11,7 @@ CORES ?= all
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup run report test lint lock upgrade reliability clean
+.PHONY: setup run report test lint lock upgrade envs reliability clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ lock: $(UV)
 upgrade: $(UV)
 	$(UV) lock --upgrade
 	$(UV) sync --frozen --extra test --python $(PYTHON)
+	$(BIN)/python envs/generate.py
+
+# The rules' conda environments (envs/*.yaml) from what their code imports, pinned to uv.lock.
+envs: setup
+	$(BIN)/python envs/generate.py
 
 # A run killed with SIGKILL (or a lost machine) leaves Snakemake's lock behind; it is removed here
 # only if no Snakemake of this project's environment is running (README: "After a crash").
