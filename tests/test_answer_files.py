@@ -110,8 +110,8 @@ def test_texts_match_exactly_then_closely_among_unused_items_each_close_match_re
 
 def test_a_text_two_dataset_rows_share_is_taken_in_file_order(tmp_path, culemo):
     """eng.tsv asks 'didn't touch the feet of elders' twice (culemo-346, culemo-347): a released file
-    with one row per dataset row gives its first row to the first item, its second to the second; a
-    text of items with different options is reported with both candidates."""
+    with one row per dataset row gives its first row to the first item, its second to the second; an
+    `item_id` column decides instead where the file has one."""
     tables, view = culemo
     text = tables.items.set_index(["item_id", "lang"]).loc[("culemo-346", "en"), "question"]
     rows = [{"item": text, "label": "anger"}, {"item": text, "label": "joy"}, {"item": text, "label": "fear"}]
@@ -158,3 +158,55 @@ def test_a_released_answer_naming_no_label_is_scored_as_unreadable_not_dropped(t
         "culemo-001": "no_label", "culemo-002": "refusal", "culemo-003": "ambiguous", "culemo-004": ""}
     assert "4 scored as 4 answers (3 of them naming no option, scored as unreadable: 1 no_label, 1 refusal, " \
            "1 ambiguous)" in notes[0]
+
+
+def _items(rows):
+    """A tiny survey: rows (item_id, question, options, source_index, options_mismatch)."""
+    raw = pd.DataFrame([{"study": "s", "item_id": i, "lang": "en", "question": q, "options": o,
+                         "non_substantive": [False] * len(o), "source_options": [f"s{j}" for j in range(len(x))],
+                         "source_index": x, "options_mismatch": m} for i, q, o, x, m in rows])
+    view = raw[~raw["options_mismatch"]].assign(kept_options=lambda t: [list(range(len(o))) for o in t["options"]])
+    return view, raw
+
+
+def test_review_cases_a_left_out_twin_float_numbers_merged_codes_and_draws(tmp_path):
+    view, raw = _items([("A", "Same text?", ["x", "y"], [0, 1], False),
+                        ("B", "Same text", ["x", "y", "z"], [0, 1, 2], True),          # left out of the analysis
+                        ("M", "Merged", ["Low", "High"], [0, 0, 1], False),              # codes 1 and 2 merged
+                        ("R1", "Repeated", ["x", "y"], [0, 1], False), ("R2", "Repeated", ["x", "y"], [0, 1], False)])
+    rows = [{"item": "Same text", "distribution": [0.3, 0.7]}]               # B has no kept options: A, no crash
+    pd.DataFrame(rows).assign(study="s", country="none", condition="default").to_json(
+        tmp_path / "d.jsonl", orient="records", lines=True)
+    answers, _ = imported.load(tmp_path / "d.jsonl", {}, "s", view, raw, ["default"])
+    assert answers["item_id"].tolist() == ["A"]
+    # a number read from JSON with a null in the column arrives as 2.0; merged codes are one option
+    labels = pd.DataFrame([{"item": "Merged", "label": 2, "country": "none"},
+                           {"item": "Merged", "label": None, "country": "US"},
+                           {"item": "Merged", "label": "Low", "country": "DE"}]).assign(study="s", condition="default")
+    labels.to_json(tmp_path / "l.jsonl", orient="records", lines=True)
+    answers, _ = imported.load(tmp_path / "l.jsonl", {}, "s", view, raw, ["default"])
+    got = answers.set_index("country")
+    assert got.loc["none", "probs"] == [1.0, 0.0] and got.loc["DE", "unreadable"] == ""   # not 'ambiguous'
+    assert got.loc["US", "unreadable"] == "empty"
+    # free-text draws of a repeated question cannot be given out in file order: reported
+    draws = pd.DataFrame([{"item": "Repeated", "answer": a} for a in "ABA"]).assign(study="s", country="none",
+                                                                                    condition="default")
+    draws.to_csv(tmp_path / "a.csv", index=False)
+    answers, notes = imported.load(tmp_path / "a.csv", {}, "s", view, raw, ["default"])
+    assert answers.empty and "question text of several items" in "\n".join(notes)
+
+
+def test_prompt_lang_gaps_recode_number_keys_and_double_star_globs(tmp_path, monkeypatch, culemo):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel/sub").mkdir(parents=True)
+    row = {"study": "culemo", "item": "culemo-001", "condition": "cross_national", "label": "joy"}
+    pd.DataFrame([{**row, "prompt_lang": "en"}]).to_json("rel/DE.json", orient="records")
+    pd.DataFrame([row]).to_json("rel/sub/MX.json", orient="records")
+    spec = {"path": "rel/**/{country}.json", "recode": {"condition": {1: "x"}}}
+    files = answer_files.resolve(spec, "k", "c")
+    assert files == [("rel/DE.json", {"country": "DE"}), ("rel/sub/MX.json", {"country": "MX"})]
+    answers, _ = _load(files, spec, culemo)
+    assert sorted(answers["prompt_lang"]) == ["en", "en"]     # MX's file has no prompt_lang: the default
+    pd.DataFrame([{**row, "country": "DE", "condition": 1}]).to_csv("r.csv", index=False)
+    answers, _ = _load("r.csv", {"recode": {"condition": {1: "cross_national"}}}, culemo)
+    assert answers["condition"].tolist() == ["cross_national"]

@@ -143,3 +143,14 @@ def test_macro_f1_with_unreadable_answers_equals_scikit_learn():
         assert labels.macro_f1(gold, pred, 4) == pytest.approx(expected)
     # by hand: gold [0, 0, 1], predictions [0, unreadable, 1]: anger 2·1/(2+1), fear 1 → (2/3 + 1)/2
     assert labels.macro_f1(np.array([0, 0, 1]), np.array([0, -1, 1]), 3) == pytest.approx((2 / 3 + 1) / 2)
+
+
+def test_a_request_that_got_no_answer_is_counted_not_scored():
+    dist = _dist([("q1", "c", "DE", "p1", [0.6, 0.3, 0.1])])
+    invalid = _invalid([("q2", "c", "DE", "p2", "failed"), ("q3", "c", "DE", "p3", "refusal")])
+    pred = labels.predictions(dist, GOLD, NAMES, invalid)
+    assert sorted(pred["prompt_id"]) == ["p1", "p3"]            # the refusal is wrong, the failure not an answer
+    table = labels.scores(pred, 3, failures=labels.failed(invalid, GOLD)).iloc[0]
+    assert (table["n_rows"], table["n_failed"], table["n_unreadable"]) == (2, 1, 1)
+    assert table["accuracy"] == pytest.approx(0.5)
+    assert labels.failed(invalid.iloc[:0], GOLD).empty

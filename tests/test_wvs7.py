@@ -124,20 +124,26 @@ def test_the_stata_file_gives_the_same_tables(tmp_path, tables):
     pd.testing.assert_frame_equal(t.ceiling, tables.ceiling)
 
 
-def test_a_list_in_the_codebooks_order_lands_on_moved_options(tables):
+def test_a_list_in_the_codebooks_order_and_an_answer_code_land_on_moved_options(tables):
     """Q119 lists codes 0 ("Hard to say"), 1..4 in the codebook; the adjustment moves code 0 to the
-    middle of the scale. A distribution given by position in the codebook's order must put its first
-    number on "Hard to say", wherever the import placed it."""
+    middle of the scale. A distribution given by position in the codebook's order (its answers and the
+    kept Don't know / No answer) must put its first number on "Hard to say", and the option number 1
+    (the answer code) must be "Strongly agree", wherever the import placed them."""
     from culturelens import imported
 
     q119 = tables.items.set_index("item_id").loc["Q119"]
     codebook = json.loads((BANK / "codebook.json").read_text())["Q119"]["choices"]
-    assert list(q119.source_options) == list(codebook.values())
+    assert list(q119.source_options) == [codebook[c] for c in ("0", "1", "2", "3", "4", "-1", "-2")]
+    assert list(q119.source_numbers) == [0, 1, 2, 3, 4, -1, -2]
     view, _ = surveys.substantive_view(tables.items, tables.targets, True)
-    given = [0.5, 0.1, 0.1, 0.1, 0.2] + [0.0] * (len(codebook) - 5)    # codes 0, 1, 2, 3, 4, then missing
-    probs, reason, _ = imported._distribution("distribution", json.dumps(given), "Q119",
-                                              imported._Items(view, tables.items))
+    resolved = imported._Items(view, tables.items)
+    probs, reason, _ = imported._distribution("distribution", "[0.5, 0.1, 0.1, 0.1, 0.2, 0, 0]", "Q119", resolved)
     assert reason == ""
     options = list(q119.options)
     assert probs[options.index("Hard to say")] == pytest.approx(0.5)
     assert probs[options.index("Strongly agree")] == pytest.approx(0.1)
+    one, why = imported._choice(1, "Q119", resolved)
+    assert why == "" and one[options.index("Strongly agree")] == 1
+    zero, _ = imported._choice("0", "Q119", resolved)
+    assert zero[options.index("Hard to say")] == 1
+    assert imported._choice(7, "Q119", resolved) == (None, "off_scale")

@@ -36,11 +36,12 @@ def suffix(path: str | Path) -> str:
 def _matcher(pattern: str) -> re.Pattern:
     """A regex for paths the pattern matches, with a named group per ``{field}``."""
     out, pos = [], 0
-    for m in re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|\*\*|\*|\?", pattern):
+    for m in re.finditer(r"\{([A-Za-z_][A-Za-z0-9_]*)\}|\*\*/|\*\*|\*|\?", pattern):
         out.append(re.escape(pattern[pos:m.start()]))
         token = m.group(0)
-        out.append(f"(?P<{m.group(1)}>[^/]+?)" if m.group(1) else ".*" if token == "**" else "[^/]*"
-                   if token == "*" else "[^/]")
+        # `**/` is any number of folders, none included (as glob's recursive `**`)
+        out.append(f"(?P<{m.group(1)}>[^/]+?)" if m.group(1) else "(?:.*/)?" if token == "**/" else ".*"
+                   if token == "**" else "[^/]*" if token == "*" else "[^/]")
         pos = m.end()
     out.append(re.escape(pattern[pos:]))
     return re.compile("".join(out))

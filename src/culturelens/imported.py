@@ -27,8 +27,9 @@ distribution           probabilities over the item's options, in the order the S
                        have put them into): a JSON or Python list (over all of the file's options,
                        or over the options the study keeps), or a JSON object option text (in any
                        of the item's languages) → probability
-label                  the chosen option: its text (any of the item's languages) or its number
-                       (1 = the survey file's first option)
+label                  the chosen option: its text (any of the item's languages), a letter, or its
+                       number as the source numbers it (``source_numbers``: GOQA 1 = the file's
+                       first option; WVS-7 the answer code)
 answer                 a free-text answer, matched as a sampled answer is (culturelens.elicit):
                        a letter (A = the survey file's first option), or an option's text;
                        several rows for one prompt are several draws
@@ -38,11 +39,12 @@ Matching a question text to an item, as the survey importers join texts: exactly
 whitespace and final punctuation ignored: "…kisses your wife/husband?" is "…wife/husband"), then
 each text left over to the closest text (difflib ratio >= SIMILARITY) among the items no text
 matched exactly, each item taken once and every close match reported ("porno" for
-"pornographic"). A text several items share is decided by ``item_id``, then ``options``, then
-the option count the answer has; items that share text AND options (a question a dataset repeats,
-one observation per row) take the file's rows in order: its first row of that text (per country,
-condition and prompt language) is the first item, the second the second. Otherwise the row is
-reported with both candidates.
+"pornographic"). A text several items share is decided by ``item_id``, then ``options``, then (for
+a distribution) the one item of the analysis whose option count it fits; items that share text AND
+options (a question a dataset repeats, one observation per row) take the file's rows in order: its
+first row of that text (per country, condition and prompt language) is the first item, the second
+the second (not for free-text ``answer`` draws, several of which answer one prompt). Otherwise the
+row is reported with both candidates.
 
 Each answer becomes a distribution over the study's options (non-substantive ones dropped and the
 rest renormalised where the study drops them, exactly as the survey's own distributions). It is one
@@ -151,6 +153,7 @@ class _Items:
         self.kept = {i: [int(k) for k in kept] for i, kept in zip(items["item_id"], items["kept_options"])}
         self.raw: dict[str, list[str]] = {}
         self.source: dict[str, list[int]] = {}       # source option → the item's option (-1: none)
+        self.numbers: dict[str, list[int]] = {}      # source option → its number in the source
         self.n_source: dict[str, int] = {}
         self.source_names: dict[str, tuple[str, ...]] = {}
         self.names: dict[str, list[set[str]]] = {}
@@ -162,10 +165,12 @@ class _Items:
             if item not in self.raw or row["lang"] == "en":   # the English options where there are
                 self.raw[item] = options
                 source_options = row.get("source_options")
-                index = row.get("source_index")
+                index, numbers = row.get("source_index"), row.get("source_numbers")
                 if source_options is None or index is None or len(index) != len(source_options):
-                    source_options, index = options, range(len(options))
+                    source_options, index, numbers = options, range(len(options)), None
                 self.source[item] = [int(k) for k in index]
+                self.numbers[item] = [int(n) for n in numbers] if numbers is not None and len(numbers) == len(
+                    index) else list(range(1, len(index) + 1))
                 self.n_source[item] = len(source_options)
                 self.source_names[item] = tuple(_norm(o) for o in source_options)
             names = self.names.setdefault(item, [set() for _ in options])
@@ -254,12 +259,17 @@ def _choice(text, item: str, items: _Items) -> tuple[np.ndarray | None, str]:
     answer is (culturelens.elicit: a letter, A = the source's first option, or an option's text in
     any of the item's languages); unreadable answers get elicit's kind (refusal, ambiguous,
     other_script, no_label, off_scale, empty)."""
-    text = "" if text is None or (isinstance(text, float) and text != text) else str(text).strip()
+    text = _text(text)
     n_source, index = items.n_source[item], items.source[item]
-    if re.fullmatch(r"\d+", text):
-        k = items.from_position(item, int(text) - 1) if 1 <= int(text) <= n_source else None
+    if re.fullmatch(r"-?\d+(\.0+)?", text):   # the option's number as the source numbers it
+        number = int(float(text))
+        positions = [j for j, n in enumerate(items.numbers[item]) if n == number]
+        k = items.from_position(item, positions[0]) if positions else None
         return (None, "off_scale") if k is None else (np.eye(len(items.raw[item]))[k], "")
-    names = [tuple(sorted(items.names[item][k])) if k >= 0 else () for k in index]
+    names, named = [], set()
+    for k in index:    # an option's names once, at its first source position (merged codes share one)
+        names.append(tuple(sorted(items.names[item][k])) if k >= 0 and k not in named else ())
+        named.add(k)
     labels = [chr(ord("A") + p) for p in range(n_source)]
     label = elicit.parse_answer(text, labels, names)
     k = None if label is None else items.from_position(item, labels.index(label))
@@ -271,6 +281,16 @@ def _choice(text, item: str, items: _Items) -> tuple[np.ndarray | None, str]:
 def _source_labels(item: str, items: _Items) -> list[str]:
     """The item's options in the source's order ('?' for one the importer removed)."""
     return [items.raw[item][k] if k >= 0 else "?" for k in items.source[item]]
+
+
+def _text(value) -> str:
+    """A cell as text: an integral float (a JSON or Parquet column with a null becomes float) as an
+    integer, ``2.0`` → ``"2"``; null as ''."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def _number(value) -> float:
@@ -334,7 +354,8 @@ def _read_all(files, spec: Mapping) -> pd.DataFrame:
             table[column] = table[column].where(table[column].notna() & (table[column].astype(str) != ""), value)
     for column, mapping in (spec.get("recode") or {}).items():
         if column in table.columns:
-            table[column] = [mapping.get(str(v), v) if v is not None else v for v in table[column]]
+            lookup = {str(k): v for k, v in mapping.items()}   # YAML may give 1 for '1'
+            table[column] = [lookup.get(_text(v), v) if v is not None else v for v in table[column]]
     return table
 
 
@@ -365,6 +386,9 @@ def load(files, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Da
                          "path, a file's values, or a value in `defaults`)", f"missing {missing}")
     if "prompt_lang" not in table.columns:
         table["prompt_lang"] = "en"
+    else:   # a file of a set without the value, or a null cell: the default prompt language
+        table["prompt_lang"] = table["prompt_lang"].where(
+            table["prompt_lang"].notna() & (table["prompt_lang"].astype(str).str.strip() != ""), "en")
     n_read = len(table)
     if spec.get("select_model") is not None:
         if "model" not in table.columns:
@@ -392,12 +416,15 @@ def load(files, spec: Mapping, study: str, items: pd.DataFrame, raw_items: pd.Da
             continue
         country = _country(row["country"], mapper)
         cell = (country, str(row["condition"]), str(row["prompt_lang"]))
-        if len(found) > 1 and kind == "distribution":
-            usable = [i for i in found if _distribution(kind, row[kind], i, resolved)[0] is not None]
-            found = usable if len(usable) in (1,) else found
+        if len(found) > 1 and kind == "distribution":   # the one whose options the distribution fits
+            usable = [i for i in found if i not in resolved.left_out
+                      and _distribution(kind, row[kind], i, resolved)[0] is not None]
+            found = usable if len(usable) == 1 else found
         if len(found) > 1:
             options = {resolved.source_names[i] for i in found}
-            if len(options) == 1:   # one text, several dataset rows (a repeated question): in file order
+            # one text, several dataset rows (a repeated question): the file's rows in order; not for
+            # free-text draws, several of which answer one prompt
+            if len(options) == 1 and kind != "answer":
                 k = seen_text[(tuple(found), *cell)]
                 seen_text[(tuple(found), *cell)] += 1
                 if k >= len(found):

@@ -10,13 +10,15 @@ Definitions (every table and figure uses exactly these):
   culturelens.elicit for how free-text answers are matched to options). Ties are broken at random,
   seeded by (model, prompt, culture), so a respondent with a flat distribution guesses; ``tied``
   says how many labels shared the top.
-- **unreadable answer**: a prompt row the model was asked but whose answer names no label (a
+- **unreadable answer**: a prompt row the model answered but whose answer names no label (a
   refusal, a label outside the set, an answer in another script, two labels, an empty or
-  malformed reply, or a request that failed for good): it has no predicted label and counts as
-  WRONG, as in the CuLEmo paper, SemEval's official evaluation and lm-eval-harness. Its kind is
-  kept (``unreadable``, grouped by :data:`UNREADABLE`). Prompt rows nobody answered because the
-  respondent abstains (a reference respondent outside its task; an imported file without an answer
-  for the prompt) were not asked and are not scored.
+  malformed reply, coverage below the floor with ``coverage.exclude``): it has no predicted label
+  and counts as WRONG, as in the CuLEmo paper, SemEval's official evaluation and lm-eval-harness.
+  Its kind is kept (``unreadable``, grouped by :data:`UNREADABLE`). A request that got no answer
+  at all (it failed: a server error, a timeout, a batch still pending) is not an answer of the
+  model: it is counted (``n_failed``) and left out until a rerun sends it again. Prompt rows nobody
+  answered because the respondent abstains (a reference respondent outside its task; an imported
+  file without an answer for the prompt) were not asked and are not scored.
 - **correct**: predicted label == gold label (0/1; 0 for an unreadable answer); ``p_gold`` is the
   probability the answer put on the gold label (the expected accuracy of sampling from it; 0 for an
   unreadable answer).
@@ -59,15 +61,16 @@ UNREADABLE = {
     "empty": ("empty",),
     "malformed": ("no_logprobs", "no_json", "invalid_probabilities", "unexpected_shape"),
     "low_coverage": ("low_coverage",),   # excluded below the coverage floor (culturelens.coverage)
-    "failed": ("failed", "missing"),
 }
 #: reasons a prompt row has no answer that mean it was not asked (not scored)
 NOT_ASKED = ("abstained",)
+#: reasons a request got no answer at all (not scored; counted as n_failed)
+NOT_ANSWERED = ("failed", "missing")
 UNREADABLE_LABEL = "(unreadable)"
 NO_PREDICTION = -1
 PREDICTION_COLUMNS = [*ROW, "language", "gold", "predicted", "gold_label", "predicted_label", "correct", "p_gold",
                       "tied", "readable", "unreadable"]
-SCORE_COLUMNS = [*KEYS, "language", "n_items", "n_rows", "n_readable", "n_unreadable",
+SCORE_COLUMNS = [*KEYS, "language", "n_items", "n_rows", "n_failed", "n_readable", "n_unreadable",
                  *[f"n_{kind}" for kind in UNREADABLE], "accuracy", "accuracy_low", "accuracy_high",
                  "macro_f1", "macro_f1_low", "macro_f1_high", "accuracy_readable", "macro_f1_readable", "mean_p_gold"]
 
@@ -119,7 +122,7 @@ def predictions(dist: pd.DataFrame, gold: pd.DataFrame, names: list[str],
         out["readable"], out["unreadable"] = True, ""
         parts.append(out)
     if invalid is not None and len(invalid):
-        asked = invalid[~invalid["reason"].isin(NOT_ASKED)]
+        asked = invalid[~invalid["reason"].isin(NOT_ASKED + NOT_ANSWERED)]
         bad = asked.merge(g, on=["item_id", "country"], how="inner")[[*ROW, "language", "gold", "reason"]]
         if len(bad):
             parts.append(bad.assign(tied=0, p_gold=0.0, predicted=NO_PREDICTION, readable=False,
@@ -171,10 +174,19 @@ def _interval(values: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def scores(pred: pd.DataFrame, k: int, seed: int = SEED) -> pd.DataFrame:
+def failed(invalid: pd.DataFrame, gold: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, condition, culture, prompt language): the requests with a gold label that got no
+    answer (NOT_ANSWERED), as ``n_failed``."""
+    rows = invalid[invalid["reason"].isin(NOT_ANSWERED)].merge(gold[["item_id", "country"]], on=["item_id", "country"])
+    return rows.groupby(KEYS, sort=True, observed=True).size().reset_index(name="n_failed")
+
+
+def scores(pred: pd.DataFrame, k: int, seed: int = SEED, failures: pd.DataFrame | None = None) -> pd.DataFrame:
     """Accuracy and macro-F1 with bootstrap intervals per (model, condition, culture, prompt
-    language), over every row asked; the unreadable rows counted by kind; both figures also over the
-    readable rows only."""
+    language), over every row answered; the unreadable rows counted by kind; both figures also over
+    the readable rows only; ``failures`` (:func:`failed`) gives each cell's ``n_failed``."""
+    n_failed = {} if failures is None else {tuple(r[:-1]): int(r[-1]) for r in failures[[*KEYS, "n_failed"]].itertuples(
+        index=False, name=None)}
     rows = []
     for key, cell in pred.groupby(KEYS, sort=True, observed=True):
         codes, items = pd.factorize(cell["item_id"])
@@ -186,7 +198,8 @@ def scores(pred: pd.DataFrame, k: int, seed: int = SEED) -> pd.DataFrame:
         acc_draws = (w @ correct) / w.sum(axis=1)
         f1_draws = macro_f1(gold, guess, k, w)
         kinds = cell.loc[~readable, "unreadable"].value_counts()
-        rows.append([*key, cell["language"].iloc[0], len(items), len(cell), int(readable.sum()), int((~readable).sum()),
+        rows.append([*key, cell["language"].iloc[0], len(items), len(cell), n_failed.get(tuple(key), 0),
+                     int(readable.sum()), int((~readable).sum()),
                      *[int(kinds.get(kind, 0)) for kind in UNREADABLE], correct.mean(), *_interval(acc_draws),
                      macro_f1(gold, guess, k), *_interval(f1_draws),
                      correct[readable].mean() if readable.any() else np.nan,

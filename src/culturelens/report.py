@@ -163,8 +163,8 @@ LABEL_SCORES_CAPTION = (
     "no label counts as wrong) and macro-F1 per model, condition and culture (`none`: no country named, "
     "scored against the English annotation), with 95 % bootstrap intervals over questions; `n_unreadable` and "
     "its kinds (`n_refusal`, `n_outside_set`, `n_other_script`, `n_ambiguous`, ...) count the answers that "
-    "could not be read, `accuracy_readable` and `macro_f1_readable` score the readable ones only "
-    "(labels/scores.csv).")
+    "could not be read, `n_failed` the requests that got no answer (not scored), `accuracy_readable` and "
+    "`macro_f1_readable` score the readable ones only (labels/scores.csv).")
 
 
 # --------------------------------------------------------------------------- world maps

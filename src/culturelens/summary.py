@@ -424,7 +424,8 @@ LABELS_CAPTION = (
     "Accuracy: share of the prompt rows asked whose predicted label (the top option of the answer "
     "distribution, ties broken at random) is the gold label of the prompt's culture (its target country; "
     "`none`: no country named, scored against the country-free annotation); an answer that names no label "
-    "counts as wrong. Macro-F1: mean F1 over the labels present as gold or readable prediction (an "
+    "counts as wrong (a request that got no answer at all is not scored, and counted). Macro-F1: mean F1 over "
+    "the labels present as gold or readable prediction (an "
     "unreadable answer is a miss of its gold label). Brackets: 95 % bootstrap intervals over questions. "
     "The mean columns are unweighted means over the cultures of the row; `unreadable` counts the rows whose "
     "answer named no label, by kind; `accuracy (readable)` is the mean accuracy over the readable answers "
@@ -436,7 +437,9 @@ def _unreadable(cells: pd.DataFrame) -> str:
     total, bad = int(cells["n_rows"].sum()), int(cells["n_unreadable"].sum())
     kinds = [f"{kind.replace('_', ' ')} {int(cells[f'n_{kind}'].sum())}" for kind in UNREADABLE
              if cells[f"n_{kind}"].sum() > 0]
-    return f"{fmt_count(bad)} of {fmt_count(total)}" + (f" ({', '.join(kinds)})" if kinds else "")
+    failed = int(cells["n_failed"].sum()) if "n_failed" in cells else 0
+    return (f"{fmt_count(bad)} of {fmt_count(total)}" + (f" ({', '.join(kinds)})" if kinds else "")
+            + (f"; {fmt_count(failed)} requests failed, not scored" if failed else ""))
 
 
 def labels_section(scores: pd.DataFrame | None, differences: pd.DataFrame | None) -> str:

@@ -13,15 +13,16 @@ def main(sm):
     gold = pd.read_parquet(sm.input.labels)
     items = pd.read_parquet(sm.input.survey_items)
     names = list(items[items["lang"] == "en"]["options"].iloc[0]) if len(items) else []
-    parts = []
+    parts, failures = [], []
     for path, invalid_path in zip(sm.input.distributions, sm.input.invalid):
         dist = pd.read_parquet(path, columns=[*labels.ROW, "option_index", "prob"])
         invalid = pd.read_parquet(invalid_path, columns=[*labels.ROW, "reason"])
         parts.append(labels.predictions(dist, gold, names, invalid))
+        failures.append(labels.failed(invalid, gold))
     pred = pd.concat(parts, ignore_index=True)
     pred["is_baseline"] = pred["model"].isin(sm.params.baselines)   # reference respondents
     pred.to_parquet(sm.output.predictions)
-    table = labels.scores(pred.drop(columns="is_baseline"), len(names))
+    table = labels.scores(pred.drop(columns="is_baseline"), len(names), failures=pd.concat(failures, ignore_index=True))
     table.to_csv(sm.output.scores, index=False)
     labels.confusion(pred).to_csv(sm.output.confusion, index=False)
     condition, versus = sm.params.contrast

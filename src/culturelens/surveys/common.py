@@ -24,12 +24,12 @@ from culturelens.errors import InputError
 log = logging.getLogger(__name__)
 
 ITEM_COLUMNS = ["study", "item_id", "lang", "translation", "question", "options",
-                "non_substantive", "scale", "source", "topic", "source_options", "source_index"]
+                "non_substantive", "scale", "source", "topic", "source_options", "source_index", "source_numbers"]
 TARGET_COLUMNS = ["study", "item_id", "country", "option_index", "share", "n", "survey_name"]
 SCORE_COLUMNS = ["study", "country", "dimension", "score"]
 
 _LIST_COLUMNS = ("options", "non_substantive", "kept_options", "shown_options", "labels", "source_options",
-                 "source_index")
+                 "source_index", "source_numbers")
 _DTYPES = {"option_index": "int64", "share": "float64", "n": "float64", "score": "float64"}
 
 
@@ -62,14 +62,17 @@ def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 
 def items_frame(rows: list[dict]) -> pd.DataFrame:
     """The items table. ``source_options`` (the options as the source lists them, in its order:
-    GOQA's option list, WVS-7's answer codes; options the importer removed included) and
-    ``source_index`` (per source option, the option of ``options`` it counts towards, -1 for one
-    that is no answer) default to ``options`` as they are: an importer that reorders, merges or
-    removes options (GOQA's scale order, WVS-7's code adjustments) sets both, so that anything given
-    by position in the source's own order (an imported distribution as a list, an option number)
-    lands on the item's options (:func:`from_source`)."""
-    rows = [{"source_options": list(r["options"]), "source_index": list(range(len(r["options"]))), **r}
-            for r in rows]
+    GOQA's option list, WVS-7's answer codes in the codebook's order; options the importer removed
+    included), ``source_index`` (per source option, the position in the item's ``options`` AS
+    IMPORTED — before :func:`substantive_view` drops non-substantive ones — of the option it counts
+    towards, -1 for one that is no answer) and ``source_numbers`` (the number the source gives each
+    source option: GOQA its position from 1, WVS-7 its answer code) default to ``options`` as they
+    are, numbered from 1. An importer that reorders, merges or removes options (GOQA's scale order,
+    WVS-7's code adjustments) sets them, so that anything given by position or number in the
+    source's own terms (an imported distribution as a list, an option number) lands on the item's
+    options (:func:`from_source`)."""
+    rows = [{"source_options": list(r["options"]), "source_index": list(range(len(r["options"]))),
+             "source_numbers": list(range(1, len(r.get("source_options", r["options"])) + 1)), **r} for r in rows]
     return frame(rows, ITEM_COLUMNS)
 
 

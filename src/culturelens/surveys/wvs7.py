@@ -165,14 +165,17 @@ def load(study: str, paths: dict, *, strict_countries: bool = False) -> SurveyTa
             report.append(f"{q}: fewer than two answers on its scale in the codebook, left out")
             continue
         scale = "ordinal" if meta.get("answer_data_type") == "ordinal" else "nominal"
+        source = [c for c in codebook[q]["choices"] if int(c) in index]
         item_rows.append({"study": study, "item_id": q, "lang": "en", "translation": "original",
                           "question": str(meta.get("question") or codebook[q].get("question")), "options": labels,
                           "non_substantive": flags, "scale": scale, "source": "WVS-7",
                           "topic": str(meta.get("category", "")),
-                          # the codebook's answer codes as it lists them; a list given by position
-                          # in that order (another tool's answers) lands on the merged/moved options
-                          "source_options": [str(v) for v in codebook[q]["choices"].values()],
-                          "source_index": [index.get(int(c), -1) for c in codebook[q]["choices"]]})
+                          # the codebook's answers (and kept Don't know / No answer) as it lists
+                          # them: a list in that order or an answer code (another tool's answers)
+                          # lands on the moved or merged option
+                          "source_options": [codebook[q]["choices"][c] for c in source],
+                          "source_index": [index[int(c)] for c in source],
+                          "source_numbers": [int(c) for c in source]})
         raw = pd.to_numeric(table[q], errors="coerce").to_numpy()[keep]
         lookup = np.full(raw.shape, -1)
         for code, k in index.items():
