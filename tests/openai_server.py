@@ -102,6 +102,15 @@ class ServerConfig:
     fault_seed: int = 0
     fault_retry_after: float | None = 0.1  # the Retry-After header of a mixed-in 429 (None: no header)
     fault_hang_s: float = 5.0  # a mixed-in hang: silent this long, then the connection is closed
+    # A reasoning model's shape (None: a plain model): "openai" (o-series / GPT-5: thinking hidden,
+    # counted in usage.completion_tokens_details.reasoning_tokens, logprobs refused with a 400),
+    # "reasoning_content" (vLLM with a reasoning parser, DeepSeek: the thinking in
+    # message.reasoning_content) or "think" (Qwen3 without a parser: "<think>…</think>" then the
+    # answer in the content). Each choice thinks `reasoning_tokens` tokens first; an allowance
+    # (max_tokens / max_completion_tokens) that ends before the answer cuts it off: finish_reason
+    # "length", no answer ("think": an unclosed <think>).
+    reasoning: str | None = None
+    reasoning_tokens: int = 40
 
 
 class _ConfigError(Exception):
@@ -479,6 +488,9 @@ class FakeOpenAIServer:
         n = 1 if n is None else n
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 128:
             raise _BadRequest(f"Invalid 'n': expected an integer between 1 and 128, got {n!r}", "n")
+        if self.config.reasoning == "openai" and body.get("logprobs"):
+            raise _BadRequest("Unsupported parameter: 'logprobs' is not supported with this model.", "logprobs",
+                              "unsupported_parameter")
         want_lp = bool(body.get("logprobs")) and self.config.logprobs_supported
         top_k = body.get("top_logprobs")
         if self.config.logprobs_supported and top_k is not None:
@@ -559,6 +571,9 @@ class FakeOpenAIServer:
                                                         "annotations": []},
                                 "logprobs": lp, "finish_reason": finish})
             completion_tokens = n
+        thought = 0
+        if self.config.reasoning is not None:
+            completion_tokens, thought = self._reason(choices, max_tokens, completion_tokens // max(n, 1))
         if model not in self.models:
             self.models[model] = None
         return {
@@ -570,8 +585,32 @@ class FakeOpenAIServer:
             "service_tier": "default",
             "choices": choices,
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+                      "total_tokens": prompt_tokens + completion_tokens,
+                      **({"completion_tokens_details": {"reasoning_tokens": thought * n}}
+                         if self.config.reasoning else {})},
         }
+
+    def _reason(self, choices: list[dict], allowance: int | None, answer_tokens: int) -> tuple[int, int]:
+        """Each choice as a reasoning model of `ServerConfig.reasoning`'s shape answers it; returns
+        (the completion tokens, thinking included; the thinking tokens of one choice)."""
+        shape, think = self.config.reasoning, self.config.reasoning_tokens
+        cut = allowance is not None and allowance < think + answer_tokens
+        thought = min(think, allowance) if allowance is not None else think
+        thinking = " ".join(["hmm"] * thought)
+        for choice in choices:
+            message, answer = choice["message"], choice["message"]["content"]
+            choice["logprobs"] = None
+            if cut:
+                choice["finish_reason"] = "length"
+            if shape == "openai":
+                message["content"] = "" if cut else answer
+            elif shape == "reasoning_content":
+                message["reasoning_content"] = thinking
+                message["content"] = None if cut else answer
+            else:
+                message["content"] = f"<think>{thinking}" + ("" if cut else f"</think>\n\n{answer}")
+        per_choice = allowance if cut else think + answer_tokens
+        return per_choice * len(choices), thought
 
     # ------------------------------------------------------------------ HTTP plumbing
     def _authorised(self, request: web.Request) -> bool:

@@ -113,8 +113,15 @@ def check(config: dict, file=CONFIG_FILE) -> None:
     from .answer_files import resolve
 
     for name in config["models"]:   # imported answers: every file there and readable, before any job
-        if catalog["models"][name]["provider"] == "imported":
-            resolve(catalog["models"][name], f"catalog.models.{name}.path", where(f"catalog.models.{name}.path"))
+        spec = catalog["models"][name]
+        if spec["provider"] == "imported":
+            resolve(spec, f"catalog.models.{name}.path", where(f"catalog.models.{name}.path"))
+        reasoning = spec.get("reasoning")
+        if reasoning not in (None, False, "off") and (spec.get("elicitation") or {}).get("method") == "logprobs":
+            key = f"catalog.models.{name}.elicitation.method"
+            raise InputError(where(key), key, "sample or verbalized for a reasoning model (`reasoning` is set): its "
+                             "first token is thinking, not the answer, and most return no log-probabilities",
+                             "logprobs")
     reserved = {"answers", "slices", "report"} & set(catalog["studies"])   # results/answers/, slices/, report/
     if reserved:
         raise InputError(where("catalog.studies"), "catalog.studies", "a study name other than answers, slices, report",

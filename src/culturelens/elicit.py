@@ -218,7 +218,23 @@ def answer_kind(text: str, labels: Sequence[str], names: Sequence[Sequence[str]]
 
 # reasons a prompt row has no distribution (`invalid.reason`), besides the response's own status
 UNPARSEABLE_KINDS = ("empty", "refusal", "ambiguous", "off_scale", "other_script", "no_label", "no_logprobs",
-                     "no_json", "invalid_probabilities", "unexpected_shape")
+                     "no_json", "invalid_probabilities", "unexpected_shape", "budget_exhausted")
+
+def answer_text(choice: dict) -> str:
+    """The final answer of a choice, never its thinking: the message's ``content`` after the last
+    ``</think>`` (Qwen3 / DeepSeek-R1 without a reasoning parser; some chat templates open the tag in
+    the prompt, so only the closing one arrives); a ``<think>`` that never closes (the budget ran out
+    while thinking) leaves no answer. Thinking a server returns apart (``reasoning_content``,
+    ``reasoning``) is not read; it stays in the stored payload."""
+    text = (choice.get("message") or {}).get("content") or ""
+    if "</think>" in text:
+        return text.rsplit("</think>", 1)[1].strip()
+    return "" if "<think>" in text else text
+
+
+def budget_exhausted(choice: dict) -> bool:
+    """The token allowance ran out before a final answer (``finish_reason: length``, no answer text)."""
+    return choice.get("finish_reason") == "length" and not answer_text(choice)
 
 
 def why_unparseable(payload: dict, labels: Sequence[str], method: str,
@@ -227,10 +243,13 @@ def why_unparseable(payload: dict, labels: Sequence[str], method: str,
     `parse_answer`, used for `sample` draws only."""
     try:
         choices = payload.get("choices") or []
-        texts = [((c.get("message") or {}).get("content") or "") for c in choices]
+        texts = [answer_text(c) for c in choices]
         first = choices[0] if choices else {}
+        cut = [budget_exhausted(c) for c in choices]
     except AttributeError:
         return "unexpected_shape"
+    if cut and (all(cut) or method != "sample" and cut[0]):
+        return "budget_exhausted"   # a reasoning model thought until the allowance ran out
     if method == "logprobs":
         if not (first.get("logprobs") or {}).get("content"):
             return "no_logprobs"
@@ -254,7 +273,7 @@ def from_samples(payload: dict, labels: Sequence[str], names: Sequence[Sequence[
     if names:
         names = names if isinstance(names, tuple) else _freeze(names)
     for choice in payload.get("choices", []):
-        text = (choice.get("message") or {}).get("content") or ""
+        text = answer_text(choice)
         label, two = _read(text, labels, names)
         if label is not None:
             counts[label] += 1
@@ -275,7 +294,7 @@ def from_samples(payload: dict, labels: Sequence[str], names: Sequence[Sequence[
 
 def from_verbalized(payload: dict, labels: Sequence[str]):
     try:
-        text = payload["choices"][0]["message"]["content"]
+        text = answer_text(payload["choices"][0])
         stated = json.loads(text[text.index("{"): text.rindex("}") + 1])
     except (KeyError, IndexError, TypeError, ValueError):
         return None, 0.0, 0, 1, "no JSON object of probabilities in the answer"

@@ -65,6 +65,7 @@ class RunStats:
     attempts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0   # of the completion tokens, those spent thinking (reasoning models)
     cost_usd: float = 0.0
     seconds: float = 0.0
 
@@ -76,8 +77,20 @@ class RunStats:
                 f"{f', answered locally {self.local}' if self.local else ''}; "
                 f"ok {self.ok}, abstained {self.abstained}, failed {sum(self.failed.values())} ({failures}"
                 f"{f'; {self.not_sent} of them {NOT_SENT}' if self.not_sent else ''}); "
-                f"tokens {self.prompt_tokens} in / {self.completion_tokens} out; cost ${self.cost_usd:.4f}; "
+                f"tokens {self.prompt_tokens} in / {self.completion_tokens} out"
+                f"{f' ({self.reasoning_tokens} of them reasoning)' if self.reasoning_tokens else ''}; "
+                f"cost ${self.cost_usd:.4f}; "
                 f"{self.seconds:.1f} s")
+
+
+def reasoning_tokens(usage) -> int:
+    """The completion tokens a reasoning model spent thinking, as providers report them (OpenAI and
+    litellm: ``completion_tokens_details.reasoning_tokens``; some servers: ``reasoning_tokens``).
+    They are part of ``completion_tokens`` and of the cost."""
+    usage = usage or {}
+    details = usage.get("completion_tokens_details") or {}
+    return int((details.get("reasoning_tokens") if isinstance(details, dict) else None)
+               or usage.get("reasoning_tokens") or 0)
 
 
 class Progress:
@@ -288,6 +301,7 @@ def _result(prompts, keys, requests, fresh, store, stats: RunStats, t0: float) -
         usage = record.get("usage") or {}
         stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
         stats.completion_tokens += int(usage.get("completion_tokens") or 0)
+        stats.reasoning_tokens += reasoning_tokens(usage)
         stats.cost_usd += record["cost_usd"]
     records = {key: fresh.get(key) or (store.get(key) if stored else None) or {"status": "failed",
                                                                                 "error": "not answered"}

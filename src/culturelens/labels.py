@@ -61,6 +61,7 @@ UNREADABLE = {
     "empty": ("empty",),
     "malformed": ("no_logprobs", "no_json", "invalid_probabilities", "unexpected_shape"),
     "low_coverage": ("low_coverage",),   # excluded below the coverage floor (culturelens.coverage)
+    "budget_exhausted": ("budget_exhausted",),   # a reasoning model's allowance ran out before it answered
 }
 #: reasons a prompt row has no answer that mean it was not asked (not scored)
 NOT_ASKED = ("abstained",)

@@ -9,6 +9,7 @@ import pandas as pd
 import _common
 import culturelens
 from culturelens import alignment, outcomes
+from culturelens.backends import chat, reasoning
 from culturelens.config import digest
 from culturelens.environment import describe
 from culturelens.summary import write_summary
@@ -23,11 +24,21 @@ def response_counts(path) -> tuple[dict, str | None]:
     return {k: int(v) for k, v in counts.items()}, outcomes.failures_line(responses)
 
 
-def load_study(study, inputs, models) -> tuple[dict, dict]:
+def budget_hint(model: str, spec: dict) -> str:
+    """What to raise when a model's answers were cut off (a reasoning model's thinking budget)."""
+    thinking = reasoning.setting(spec)
+    if isinstance(thinking, dict):
+        return (f"raise catalog.models.{model}.reasoning.budget_tokens (now {thinking['budget_tokens']}) or choose a "
+                "lower effort")
+    tokens = chat.elicitation_params(spec["elicitation"])["max_tokens"] if spec.get("elicitation") else None
+    return f"raise catalog.models.{model}.elicitation.max_tokens (now {tokens})"
+
+
+def load_study(study, inputs, models, catalog=None) -> tuple[dict, dict]:
     """One study's summary entry (culturelens.summary.write_summary) and its manifest part."""
     notes = Path(inputs[f"{study}__notes"]).read_text(encoding="utf-8").splitlines()
     notes += Path(inputs[f"{study}__prompt_notes"]).read_text(encoding="utf-8").splitlines()
-    entry, counts = {"stats": {}}, {}
+    entry, counts, catalog = {"stats": {}}, {}, catalog or {}
     if f"{study}__translations" in inputs:   # how the items reached each prompt language
         table = pd.read_csv(inputs[f"{study}__translations"], keep_default_na=False)
         for lang, part in table.groupby("lang"):
@@ -55,6 +66,10 @@ def load_study(study, inputs, models) -> tuple[dict, dict]:
         if len(invalid):
             by_reason = ", ".join(f"{n} {r}" for r, n in invalid["reason"].value_counts().items())
             notes.append(f"{model}: {len(invalid)} prompt rows without a distribution ({by_reason})")
+            cut = int((invalid["reason"] == "budget_exhausted").sum())
+            if cut:
+                notes.append(f"{model}: {cut} answers cut off by the token allowance before the final answer "
+                             f"(finish_reason length): {budget_hint(model, catalog.get(model, {}))}")
     for key, path in inputs.items():
         if key.startswith(f"{study}__stats__"):
             entry["stats"][key.split("__", 2)[2]] = pd.read_csv(path)
@@ -79,12 +94,12 @@ class Studies(Mapping):
     """The studies' entries, each read when the summary comes to it and not kept: a campaign's
     alignment tables are ~1 M rows each, so holding every study's at once doubled the peak memory."""
 
-    def __init__(self, names, inputs, models, baselines=()):
+    def __init__(self, names, inputs, models, baselines=(), catalog=None):
         self.names, self.inputs, self.models, self.manifest = list(names), inputs, models, {}
-        self.baselines = list(baselines)
+        self.baselines, self.catalog = list(baselines), dict(catalog or {})
 
     def __getitem__(self, study):
-        entry, self.manifest[study] = load_study(study, self.inputs, self.models)
+        entry, self.manifest[study] = load_study(study, self.inputs, self.models, self.catalog)
         entry["baselines"] = self.baselines
         return entry
 
@@ -97,7 +112,8 @@ class Studies(Mapping):
 
 def main(sm):
     inputs = dict(sm.input.items())
-    studies = Studies(sm.params.studies, inputs, sm.params.models, sm.params.baselines)
+    studies = Studies(sm.params.studies, inputs, sm.params.models, sm.params.baselines,
+                      sm.params.config["catalog"]["models"])
     environment = describe(sm.params.lock)
     meta = {
         "culturelens": culturelens.__version__,

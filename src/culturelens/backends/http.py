@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from . import Fatal, Retryable
+from . import reasoning
 from .chat import chat_request, elicitation_params, estimate_tokens
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524}
@@ -48,7 +49,7 @@ class OpenAICompatibleBackend:
         self.max_connections = int(spec.get("limits", {}).get("max_concurrency", 64))
 
     def request(self, prompt: Mapping) -> dict:
-        return chat_request(self.model, prompt, self.elicitation)
+        return reasoning.apply(chat_request(self.model, prompt, self.elicitation), self.spec)
 
     def estimate_tokens(self, request: dict) -> int:
         return estimate_tokens(request)

@@ -22,6 +22,7 @@ from unittest import mock
 
 from ..errors import InputError
 from . import Fatal, Retryable, require_key_env
+from . import reasoning
 from .chat import chat_request, elicitation_params, estimate_tokens
 from .http import retry_after_seconds
 
@@ -96,7 +97,7 @@ class LiteLLMBackend:
         return self._params
 
     def request(self, prompt: Mapping) -> dict:
-        body = chat_request(self.model, prompt, self.elicitation)
+        body = reasoning.apply(chat_request(self.model, prompt, self.elicitation), self.spec)
         if "response_format" in body and "response_format" not in self._supported():
             del body["response_format"]  # JSON mode where the provider has it; else the instruction alone
         return body
