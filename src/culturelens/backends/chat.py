@@ -19,12 +19,41 @@ def elicitation_params(elicitation: Mapping) -> dict:
 
 
 def chat_request(model: str, prompt: Mapping, elicitation: Mapping, extra: Mapping | None = None) -> dict:
-    """OpenAI chat-completion body for one prompt row."""
+    """OpenAI chat-completion body for one prompt row.
+
+    Two options raise coverage where the server allows them (each recorded in the request, so the
+    store keys differ from a plain request's):
+
+    - ``prefill``: the user message's last line, the template's answer cue ("Answer:"), becomes the
+      start of the assistant's reply, which the model continues (``continue_final_message: true,
+      add_generation_prompt: false``, vLLM's and other OpenAI-compatible servers' chat-template
+      switches), so the first token generated follows "Answer:" instead of opening a sentence.
+      Trade-off: the prompt is no longer a plain user turn (an API that takes no prefill answers a
+      dangling assistant turn as it sees fit), and the answer's first token is now likely " B" with a
+      space (merged with "B" by the parser).
+    - ``constrain: choice``: the reply must be one of the shown labels (``structured_outputs:
+      {choice: labels}``, vLLM). The sampled text is then always a label; the log-probabilities the
+      server returns are those of its ``--logprobs-mode`` (vLLM's default ``raw_logprobs``: the
+      model's own, before the constraint masks other tokens, so coverage still says how much the
+      model put on the labels; ``processed_logprobs`` would report the masked distribution, coverage 1
+      by construction). Trade-off: a constrained sample can no longer refuse or wander, so the share
+      of readable answers stops measuring the model.
+    """
     params = elicitation_params(elicitation)
     method = params.pop("method")
     column = "messages_verbalized" if method == "verbalized" else "messages"
-    body = {"model": model, "messages": json.loads(prompt[column]),
+    messages = json.loads(prompt[column])
+    prefill, constrain = params.pop("prefill", False), params.pop("constrain", None)
+    if prefill and method != "verbalized":
+        *rest, last = messages
+        text, _, cue = last["content"].rpartition("\n")
+        messages = [*rest, {**last, "content": text}, {"role": "assistant", "content": cue}]
+    body = {"model": model, "messages": messages,
             "max_tokens": params.pop("max_tokens"), "temperature": params.pop("temperature")}
+    if prefill and method != "verbalized":
+        body.update(continue_final_message=True, add_generation_prompt=False)
+    if constrain == "choice" and method != "verbalized":
+        body["structured_outputs"] = {"choice": list(prompt["labels"])}
     if method == "logprobs":
         body.update(logprobs=True, top_logprobs=params.pop("top_logprobs"))
     elif method == "sample":

@@ -98,6 +98,10 @@ class LiteLLMBackend:
 
     def request(self, prompt: Mapping) -> dict:
         body = reasoning.apply(chat_request(self.model, prompt, self.elicitation), self.spec)
+        if reasoning.style(self.spec) == "litellm":
+            # switches of vLLM's chat template: an API takes a trailing assistant turn as it is
+            for key in ("continue_final_message", "add_generation_prompt", "structured_outputs"):
+                body.pop(key, None)
         if "response_format" in body and "response_format" not in self._supported():
             del body["response_format"]  # JSON mode where the provider has it; else the instruction alone
         return body
