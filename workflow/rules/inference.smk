@@ -95,6 +95,7 @@ rule distributions:
         js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
         kind=lambda wc: study_kind(config, wc.study),
         coverage=config["coverage"],
+        constrained=lambda wc: bool((model_spec(wc).get("elicitation") or {}).get("constrain")),
     log:
         "logs/{study}/distributions/{model}.log",
     conda:
@@ -129,6 +130,7 @@ rule reference_distributions:
         js_base=lambda wc: str(study_spec(wc).get("js_base", "2")),
         kind=lambda wc: study_kind(config, wc.study),
         coverage=config["coverage"],
+        constrained=lambda wc: bool((model_spec(wc).get("elicitation") or {}).get("constrain")),
     log:
         "logs/{study}/distributions/{model}.log",
     conda:

