@@ -83,6 +83,11 @@ def smollm2_dir(python: Path | None = None) -> Path:
     return _built(CACHE / "smollm2-135m-instruct", "SmolLM2", build, python)
 
 
+def cache_dir() -> Path:
+    """Compile caches kept between runs (they halve server start-up)."""
+    return CACHE / "vllm-cache"
+
+
 def skip_reason() -> str | None:
     """Why ``vllm_python()`` last returned None (None if it did not)."""
     return _skip_reason
