@@ -36,14 +36,21 @@ VARIANTS = {"plain": {}, "prefill": {"prefill": True}, "choice": {"constrain": "
 OFFLINE = r'''
 import json, sys, time
 from vllm import LLM, SamplingParams
-model, path = sys.argv[1], sys.argv[2]
-messages = [json.loads(m) for m in json.load(open(path))]
-llm = LLM(model=model, dtype="float32", max_model_len=2048, max_logprobs=20, enable_prefix_caching=True)
-params = SamplingParams(max_tokens=1, logprobs=20, temperature=0.0)
-llm.chat(messages[:8], params)                        # warm-up
-started = time.perf_counter()
-llm.chat(messages, params)
-print(json.dumps({"prompts": len(messages), "seconds": time.perf_counter() - started}))
+
+
+def main():
+    model, path = sys.argv[1], sys.argv[2]
+    messages = [json.loads(m) for m in json.load(open(path))]
+    llm = LLM(model=model, dtype="float32", max_model_len=2048, max_logprobs=20, enable_prefix_caching=True)
+    params = SamplingParams(max_tokens=1, logprobs=20, temperature=0.0)
+    llm.chat(messages[:8], params)                        # warm-up
+    started = time.perf_counter()
+    llm.chat(messages, params)
+    print("RESULT " + json.dumps({"prompts": len(messages), "seconds": time.perf_counter() - started}))
+
+
+if __name__ == "__main__":   # vLLM starts its engine in a spawned process
+    main()
 '''
 
 
@@ -97,7 +104,7 @@ def main() -> None:
                           env={**settings.env, "PATH": "/usr/bin:/bin"})
     if done.returncode:
         sys.exit(done.stderr[-3000:])
-    offline = json.loads(done.stdout.strip().splitlines()[-1])
+    offline = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
     served_rate, offline_rate = sent / seconds, offline["prompts"] / offline["seconds"]
     print(f"\nvLLM rule (plain, through the engine and the store): {sent:.0f} prompts in {seconds:.1f} s = "
           f"{served_rate:.1f} prompts/s")
