@@ -155,7 +155,6 @@ rule import_answers:
         model=IMPORTED_PATTERN,
     params:
         spec=model_spec,
-        files=lambda wc: resolve_answer_files(model_spec(wc), f"catalog.models.{wc.model}.path", SOURCES("catalog.models")),
         conditions=lambda wc: list(selected_conditions(wc.study)),
         countries=config["countries"],
     log:

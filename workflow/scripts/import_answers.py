@@ -5,13 +5,14 @@ import logging
 import pandas as pd
 
 import _common
-from culturelens import imported
+from culturelens import answer_files, imported
 from culturelens.surveys import read_table
 from culturelens.surveys.common import CountryMapper
 
 
 def main(sm):
-    files = [(path, dict(values)) for path, values in sm.params.files]
+    # the files the rule's input names, each with its values from the path (resolved once per job)
+    files = answer_files.resolve(sm.params.spec, f"catalog.models.{sm.wildcards.model}.path", "config")
     prompts = pd.read_parquet(sm.input.prompts, columns=imported.KEY)
     targets = pd.read_parquet(sm.input.targets, columns=["item_id", "country"])
     answers, notes = imported.load(files, sm.params.spec, sm.wildcards.study, read_table(sm.input.survey_items),
